@@ -1,0 +1,8 @@
+//! The xl.cfg language: parser, typed domain model and device specs.
+
+/// The typed domain configuration (placeholder until the parser lands).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DomainConfig {
+    /// The domain name (`name=`).
+    pub name: String,
+}

@@ -1,0 +1,23 @@
+//! One module per area of verbs. Each exposes a clap `Subcommand` (or `Args`) type and a `run`.
+
+pub mod config;
+pub mod docs;
+pub mod grub;
+
+/// The error type verbs return: typed errors from the library crates, boxed at this top layer.
+pub type CmdResult = Result<std::process::ExitCode, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Renders an error and its sources as one line: `outer: inner: innermost`.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
+}

@@ -1,0 +1,69 @@
+//! `rxl`: the xl-compatible command line.
+//!
+//! The binary is thin: it parses arguments with clap and hands each verb to the library crates.
+//! Verbs are grouped by the area that owns them (one module under `cmd/` each) and flattened into
+//! one xl-style verb list, so `rxl list` and `rxl config check` sit side by side as in xl.
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+mod cmd;
+
+/// rxl — an xl-compatible toolstack for Xen, with a KVM fallback.
+#[derive(Debug, Parser)]
+#[command(name = "rxl", version, about, propagate_version = true)]
+pub struct Cli {
+    /// More log output (repeat for more); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Verb,
+}
+
+/// Every rxl verb.
+#[derive(Debug, Subcommand)]
+enum Verb {
+    /// Check and show xl.cfg domain files.
+    #[command(subcommand)]
+    Config(cmd::config::ConfigCmd),
+    /// Install Xen as the boot default with dom0 memory limits.
+    #[command(subcommand)]
+    Grub(cmd::grub::GrubCmd),
+    /// Write man pages and shell completions into a directory (used by the set-up command).
+    #[command(name = "gen-docs", hide = true)]
+    GenDocs(cmd::docs::GenDocs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Verb::Config(c) => cmd::config::run(c),
+        Verb::Grub(c) => cmd::grub::run(c),
+        Verb::GenDocs(c) => cmd::docs::run(c, Cli::command()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rxl: {}", cmd::error_chain(&*e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+}

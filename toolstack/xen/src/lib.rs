@@ -1,0 +1,1 @@
+//! Xen control: hypercalls through /dev/xen/privcmd, domain control, builders.

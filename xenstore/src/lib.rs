@@ -1,0 +1,1 @@
+//! Xenstore wire protocol, client, the rxenstored daemon and the rxenstore CLI.
