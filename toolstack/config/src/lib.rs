@@ -1,5 +1,7 @@
 //! The xl.cfg language: parser, typed domain model and device specs.
 
+pub mod spec;
+
 /// The typed domain configuration (placeholder until the parser lands).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DomainConfig {

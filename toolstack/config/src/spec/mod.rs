@@ -1,0 +1,1 @@
+//! Sub-grammars of the device and CPU specs inside xl.cfg strings (disk, vif, pci, ...).
