@@ -41,7 +41,7 @@ fn check_or_bless(path: &Path, fresh: &str) {
             .lines()
             .zip(fresh.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(|| old.lines().count().min(fresh.lines().count()), |n| n)
+            .unwrap_or_else(|| old.lines().count().min(fresh.lines().count()))
             + 1;
         panic!(
             "{}: differs from bindgen's output from line {line}; the Xen headers or bindgen \
