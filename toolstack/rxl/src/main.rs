@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 mod cmd;
+mod host_check;
 
 /// rxl — an xl-compatible toolstack for Xen, with a KVM fallback.
 #[derive(Debug, Parser)]
@@ -30,6 +31,8 @@ enum Verb {
     /// Install Xen as the boot default with dom0 memory limits.
     #[command(subcommand)]
     Grub(cmd::grub::GrubCmd),
+    /// Show what this host can run (Xen, KVM), each missing piece with its fix.
+    HostCheck(cmd::host_check::HostCheck),
     /// Write man pages and shell completions into a directory (used by the set-up command).
     #[command(name = "gen-docs", hide = true)]
     GenDocs(cmd::docs::GenDocs),
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Verb::Config(c) => cmd::config::run(c),
         Verb::Grub(c) => cmd::grub::run(c),
+        Verb::HostCheck(c) => cmd::host_check::run(c),
         Verb::GenDocs(c) => cmd::docs::run(c, Cli::command()),
     };
     match result {
