@@ -1,1 +1,9 @@
-//! Boot configuration for installing Xen: /etc/default/grub edits and the dom0_mem grammar.
+//! Boot configuration for installing Xen: `/etc/default/grub` edits and the dom0_mem grammar.
+//!
+//! The crate owns what `rxl grub` needs and nothing about running domains:
+//! - [`xen_size`] and [`dom0_mem`]: Xen's number/size rules and the exact x86 `dom0_mem=` grammar
+//!   (reusable by `rxl dom0-mem`);
+//! - [`xen_cmdline`]: splitting and validating a Xen command line option by option;
+
+pub mod dom0_mem;
+pub mod xen_size;
