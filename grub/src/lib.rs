@@ -6,5 +6,6 @@
 //! - [`xen_cmdline`]: splitting and validating a Xen command line option by option;
 
 pub mod dom0_mem;
+pub mod vars;
 pub mod xen_cmdline;
 pub mod xen_size;
