@@ -5,6 +5,7 @@
 //!   (reusable by `rxl dom0-mem`);
 //! - [`xen_cmdline`]: splitting and validating a Xen command line option by option;
 
+pub mod atomic;
 pub mod dom0_mem;
 pub mod vars;
 pub mod xen_cmdline;
