@@ -6,6 +6,7 @@
 //! - [`xen_cmdline`]: splitting and validating a Xen command line option by option;
 
 pub mod atomic;
+pub mod defaults;
 pub mod dom0_mem;
 pub mod vars;
 pub mod xen_cmdline;
