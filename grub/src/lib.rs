@@ -6,8 +6,11 @@
 //! - [`xen_cmdline`]: splitting and validating a Xen command line option by option;
 
 pub mod atomic;
+pub mod boot;
 pub mod defaults;
+pub mod distro;
 pub mod dom0_mem;
 pub mod vars;
 pub mod xen_cmdline;
 pub mod xen_size;
+pub mod xl_conf;
