@@ -181,8 +181,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                ("4.17-amd64", false),
                 ("4.17-amd64.efi", true),
+                ("4.17-amd64", false),
                 ("4.16-amd64", false)
             ]
         );
