@@ -10,6 +10,7 @@ pub mod boot;
 pub mod defaults;
 pub mod distro;
 pub mod dom0_mem;
+pub mod grub_cfg;
 pub mod vars;
 pub mod xen_cmdline;
 pub mod xen_size;
