@@ -21,6 +21,8 @@ pub struct Entry {
     pub id: Option<String>,
     /// Titles of the enclosing submenus, outermost first.
     pub submenus: Vec<String>,
+    /// Ids of the enclosing submenus, outermost first.
+    pub submenu_ids: Vec<Option<String>>,
     /// The commands in its body.
     pub commands: Vec<Command>,
 }
@@ -63,7 +65,10 @@ impl Entry {
             && path
                 .last()
                 .is_some_and(|l| *l == self.title || Some(*l) == self.id.as_deref())
-            && path.iter().zip(&self.submenus).all(|(p, s)| p == s)
+            && path
+                .iter()
+                .zip(self.submenus.iter().zip(&self.submenu_ids))
+                .all(|(p, (t, id))| p == t || Some(*p) == id.as_deref())
     }
 }
 
@@ -81,7 +86,7 @@ impl GrubCfg {
     pub fn parse(text: &str) -> GrubCfg {
         #[derive(PartialEq)]
         enum Block {
-            Submenu(String),
+            Submenu(String, Option<String>),
             Entry,
             Other,
         }
@@ -101,19 +106,20 @@ impl GrubCfg {
                         .position(|w| w == "$menuentry_id_option" || w == "--id")
                         .and_then(|i| words.get(i + 1).cloned());
                     if first == "submenu" {
-                        stack.push(Block::Submenu(title));
+                        stack.push(Block::Submenu(title, id));
                     } else {
-                        let submenus = stack
+                        let (submenus, submenu_ids) = stack
                             .iter()
                             .filter_map(|b| match b {
-                                Block::Submenu(t) => Some(t.clone()),
+                                Block::Submenu(t, i) => Some((t.clone(), i.clone())),
                                 _ => None,
                             })
-                            .collect();
+                            .unzip();
                         cfg.entries.push(Entry {
                             title,
                             id,
                             submenus,
+                            submenu_ids,
                             commands: Vec::new(),
                         });
                         stack.push(Block::Entry);
@@ -267,7 +273,7 @@ menuentry 'It'\''s quoted' {
             c.find(
                 "gnulinux-advanced-u1>xen-hypervisor-4.17-amd64-u1>xen-gnulinux-6.1-advanced-u1"
             )
-            .is_none(),
+            .is_some(),
             "paths use titles or ids at each level"
         );
         assert!(c
