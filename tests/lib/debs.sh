@@ -16,7 +16,8 @@ while read -r line; do
   line=${line%%#*}; line=$(echo "$line" | xargs)
   [ -n "$line" ] || continue
   name=${line%%=*} ver=${line#*=}
-  f=$(ls "$cache/${name}_$(echo "$ver" | sed 's/^[0-9]*://')_"*.deb 2>/dev/null | head -1 || true)
+  # apt names files name_VERSION_arch.deb with the epoch colon written as %3a
+  f=$(ls "$cache/${name}_${ver//:/%3a}_"*.deb 2>/dev/null | head -1 || true)
   if [ -z "$f" ]; then
     if ! (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$name=$ver" >/dev/null 2>&1); then
       real=$name
@@ -34,4 +35,4 @@ while read -r line; do
 done < "$list"
 rm -rf "$dest"; mkdir -p "$dest"
 for f in "${files[@]}"; do dpkg -x "$f" "$dest"; done
-for f in "${files[@]}"; do dpkg-deb -f "$f" Package Version | paste -sd' '; done > "$dest/.versions"
+for f in "${files[@]}"; do dpkg-deb --show --showformat='${Package}=${Version}\n' "$f"; done > "$dest/.versions"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The Xen lab: real Xen 4.17 + Debian dom0 under QEMU TCG, every scenario of tests/xen-lab/scenarios
+# (Debian's xl as the reference, rxl's binaries where built). Expected: ~3-5 min with a warm cache
+# (packages, base image, cargo), +1-2 min for the first package download and image build, plus the
+# release build of rxl's binaries. See tests/xen-lab/README.md.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+"$root/tests/lib/deps.sh" lab
+if [ "$(id -u)" != 0 ]; then
+    echo "SKIP: the Xen lab needs root (mknod and chroot while building dom0's initramfs)"
+    exit 77
+fi
+echo "host QEMU: $(qemu-system-x86_64 --version | head -1)"
+"$root/tests/xen-lab/run"

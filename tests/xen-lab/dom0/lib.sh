@@ -1,0 +1,170 @@
+# Helpers for lab scenarios; every scenario starts with `. /lab/lib.sh`. Runs in dom0's busybox sh.
+# Exit protocol of a scenario: 0 pass, 77 skip (lab_skip prints why), anything else fail.
+# shellcheck shell=sh
+
+# What the boot was built with (dom0 memory, CPUs, xenstore daemon): LAB_* variables.
+. /lab/boot.env
+
+LAB_CONSOLE_DIR=/var/log/xen/console
+# The line a lab domU prints once booted (assembled so that this text itself never matches).
+LAB_DOMU_MARK="DOMU""-READY"
+LAB_FAILS=0
+LAB_CHECKS=0
+
+lab_log() { echo "[$LAB_SCENARIO $(cut -d' ' -f1 /proc/uptime)] $*"; }
+
+# Stop the scenario as skipped; the reason is printed and shown in the runner's report.
+lab_skip() { echo "SKIP: $*"; exit 77; }
+
+# Stop the scenario as failed.
+lab_fail() { echo "FAIL: $*"; exit 1; }
+
+# Records one assertion: lab_ok "what was checked" / lab_bad "what went wrong".
+lab_ok() { LAB_CHECKS=$((LAB_CHECKS + 1)); echo "ok: $*"; }
+lab_bad() { LAB_CHECKS=$((LAB_CHECKS + 1)); LAB_FAILS=$((LAB_FAILS + 1)); echo "FAIL: $*"; }
+
+# lab_eq WHAT GOT WANT: records whether GOT equals WANT.
+lab_eq() {
+    if [ "$2" = "$3" ]; then lab_ok "$1 = $2"; else lab_bad "$1: got '$2', want '$3'"; fi
+}
+
+# Ends the scenario: exit 1 when any lab_bad was recorded, and refuses a scenario that checked nothing.
+lab_done() {
+    [ "$LAB_CHECKS" -gt 0 ] || lab_fail "the scenario recorded no checks"
+    echo "$((LAB_CHECKS - LAB_FAILS))/$LAB_CHECKS checks passed"
+    [ "$LAB_FAILS" = 0 ] || exit 1
+    exit 0
+}
+
+# Fails unless dom0's xenstored, xen-init-dom0 and xenconsoled came up.
+lab_need_toolstack() {
+    state=$(cat /run/lab/toolstack 2>/dev/null)
+    [ "$state" = up ] || lab_fail "the dom0 toolstack is not up: ${state:-unknown}"
+}
+
+# Skips unless PROGRAM is on PATH (rxl binaries live in /opt/rxl/bin).
+lab_need_bin() {
+    command -v "$1" >/dev/null 2>&1 || lab_skip "$1 is not in this dom0 (not built yet?)"
+}
+
+# Sets LAB_NS to a monotonic nanosecond clock without forking (/proc/timer_list's "now at N nsecs";
+# /proc/uptime, 10 ms steps, where that file is missing).
+lab_now_ns() {
+    if [ -r /proc/timer_list ]; then
+        { read -r _ ; read -r _ ; read -r _ _ LAB_NS _ ; } < /proc/timer_list
+    else
+        read -r LAB_NS _ < /proc/uptime
+        LAB_NS=$(echo "$LAB_NS" | awk '{ printf "%d", $1 * 1e9 }')
+    fi
+}
+
+# lab_bench LABEL N COMMAND...: runs COMMAND N times (output discarded), prints every run's wall time
+# in ms and one summary line "BENCH label=... n=N min_ms= median_ms= mean_ms= max_ms=" that the
+# runner collects into work/bench.txt. Returns 1 when any run failed.
+lab_bench() {
+    label=$1 n=$2
+    shift 2
+    i=0 times="" brc=0
+    while [ $i -lt "$n" ]; do
+        lab_now_ns; t0=$LAB_NS
+        "$@" > /dev/null 2>&1 || brc=1
+        lab_now_ns
+        times="$times $((LAB_NS - t0))"
+        i=$((i + 1))
+    done
+    echo "$times" | tr ' ' '\n' | grep . | sort -n | awk -v label="$label" -v cmd="$*" -v rc=$brc '
+        { v[NR] = $1 / 1e6; sum += v[NR] }
+        END {
+            runs = ""; for (i = 1; i <= NR; i++) runs = runs sprintf("%s%.3f", i > 1 ? "," : "", v[i])
+            med = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            printf "BENCH label=%s n=%d min_ms=%.3f median_ms=%.3f mean_ms=%.3f max_ms=%.3f failed=%d cmd=\"%s\" sorted_ms=%s\n",
+                label, NR, v[1], med, sum / NR, v[NR], rc, cmd, runs
+        }'
+    return $brc
+}
+
+# lab_domid NAME: prints the domain id of NAME (empty when there is no such domain).
+lab_domid() { xl domid "$1" 2>/dev/null; }
+
+# lab_wait_console NAME SECONDS: waits until domain NAME's console log (written by xenconsoled)
+# holds the lab domU marker; prints that line. Returns 1 on timeout.
+lab_wait_console() {
+    log=$LAB_CONSOLE_DIR/guest-$1.log
+    i=0
+    while [ $i -lt $(($2 * 5)) ]; do
+        if grep -q "$LAB_DOMU_MARK" "$log" 2>/dev/null; then
+            grep -m1 "$LAB_DOMU_MARK" "$log"
+            return 0
+        fi
+        sleep 0.2
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# lab_wait_gone NAME SECONDS: waits until no domain NAME exists. Returns 1 on timeout.
+lab_wait_gone() {
+    i=0
+    while xl domid "$1" >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -lt $(($2 * 5)) ] || return 1
+        sleep 0.2
+    done
+}
+
+# lab_show_console NAME: prints the last lines of domain NAME's console log.
+lab_show_console() {
+    echo "----- console of $1 (last 40 lines) -----"
+    tail -40 "$LAB_CONSOLE_DIR/guest-$1.log" 2>/dev/null || echo "(no console log)"
+    echo "----- end console of $1 -----"
+}
+
+# lab_boot_guest CFG NAME TYPE [xl key=value...]: `xl create` of CFG, then waits for the domU marker
+# and checks the guest type it reports (PV or PVH). Records checks; returns 1 when the guest did
+# not come up.
+lab_boot_guest() {
+    cfg=$1 gname=$2 gtype=$3
+    shift 3
+    lab_now_ns; c0=$LAB_NS
+    if ! xl -v create "$cfg" "$@"; then
+        lab_bad "xl create $cfg failed"
+        return 1
+    fi
+    lab_now_ns; c1=$LAB_NS
+    lab_ok "xl create $cfg returned after $(((c1 - c0) / 1000000)) ms"
+    if ! line=$(lab_wait_console "$gname" 240); then
+        lab_bad "$gname printed no marker within 240 s"
+        lab_show_console "$gname"
+        return 1
+    fi
+    lab_now_ns
+    lab_ok "$gname marker after $(((LAB_NS - c0) / 1000000)) ms from xl create: $line"
+    case "$line" in
+        *"guest_type=$gtype "*) lab_ok "$gname reports guest_type=$gtype";;
+        *) lab_bad "$gname does not report guest_type=$gtype"; return 1;;
+    esac
+}
+
+# lab_guest_xenbus_and_shutdown NAME: checks that running guest NAME's kernel talks xenstore over its
+# ring (Linux writes control/feature-poweroff once its xenbus is up), that `xl list` shows it, and
+# that `xl shutdown -w` (a request the guest reads over xenbus) ends it.
+lab_guest_xenbus_and_shutdown() {
+    domid=$(lab_domid "$1")
+    [ -n "$domid" ] || { lab_bad "no domain id for $1"; return 1; }
+    if xl list "$1"; then lab_ok "xl list shows $1 (domid $domid)"; else lab_bad "xl list $1 failed"; fi
+    i=0 feat=""
+    while [ $i -lt 60 ]; do
+        feat=$(xenstore-read "/local/domain/$domid/control/feature-poweroff" 2>/dev/null) && break
+        sleep 0.5
+        i=$((i + 1))
+    done
+    lab_eq "$1 xenbus: control/feature-poweroff" "$feat" 1
+    lab_now_ns; s0=$LAB_NS
+    if timeout 120 xl shutdown -w "$1"; then
+        lab_now_ns
+        lab_ok "xl shutdown -w $1 returned after $(((LAB_NS - s0) / 1000000)) ms"
+    else
+        lab_bad "xl shutdown -w $1 failed or took over 120 s"
+    fi
+    if lab_wait_gone "$1" 30; then lab_ok "$1 is gone"; else lab_bad "$1 still exists after shutdown"; fi
+}
