@@ -114,8 +114,9 @@ pub fn parse(spec: &str) -> Result<Parsed<P9Spec>, SpecError> {
             "max-open-files" => p9.max_open_files = Some(number("max-open-files")?),
             "max-space" => p9.max_space = Some(number("max-space")?),
             "auto-delete" => {
-                p9.auto_delete =
-                    Some(fields::c_number_u64(SpecKind::P9, spec, value_at, "auto-delete", v)? != 0)
+                p9.auto_delete = Some(
+                    fields::c_number_u64(SpecKind::P9, spec, value_at, "auto-delete", v)? != 0,
+                );
             }
             _ => return Err(fields::unknown_key(SpecKind::P9, spec, key_at, k, KNOWN)),
         }

@@ -289,14 +289,14 @@ pub fn parse(spec: &str) -> Result<Parsed<PciSpec>, SpecError> {
             "bdf" => pci.bdf = Some(parse_bdf(v).map_err(|e| e.rebase(spec, at))?),
             "vslot" => pci.vdevfn = Some(parse_vslot(spec, at, v)?),
             "permissive" => {
-                pci.permissive = Some(fields::atoi_bool(SpecKind::Pci, spec, at, key, v)?)
+                pci.permissive = Some(fields::atoi_bool(SpecKind::Pci, spec, at, key, v)?);
             }
             "msitranslate" => {
-                pci.msitranslate = Some(fields::atoi_bool(SpecKind::Pci, spec, at, key, v)?)
+                pci.msitranslate = Some(fields::atoi_bool(SpecKind::Pci, spec, at, key, v)?);
             }
             "seize" => pci.seize = Some(fields::atoi_bool(SpecKind::Pci, spec, at, key, v)?),
             "power_mgmt" => {
-                pci.power_mgmt = Some(fields::atoi_bool(SpecKind::Pci, spec, at, key, v)?)
+                pci.power_mgmt = Some(fields::atoi_bool(SpecKind::Pci, spec, at, key, v)?);
             }
             "rdm_policy" => {
                 pci.rdm_policy = Some(match v {
