@@ -9,21 +9,37 @@ use std::path::PathBuf;
 
 /// One data line, or `None` for a `note` line.
 fn cases(file: &str) -> Vec<(usize, Value)> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/spec").join(file);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/spec")
+        .join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let out: Vec<_> = text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| (i + 1, serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{file}:{}: {e}", i + 1))))
+        .map(|(i, l)| {
+            (
+                i + 1,
+                serde_json::from_str::<Value>(l)
+                    .unwrap_or_else(|e| panic!("{file}:{}: {e}", i + 1)),
+            )
+        })
         .filter(|(_, v)| v.get("note").is_none())
         .collect();
-    assert!(out.len() > 20, "{file}: suspiciously few cases ({})", out.len());
+    assert!(
+        out.len() > 20,
+        "{file}: suspiciously few cases ({})",
+        out.len()
+    );
     out
 }
 
 fn kind_name(e: &SpecError) -> String {
-    serde_json::to_value(e.kind).unwrap().as_str().unwrap().to_string()
+    serde_json::to_value(e.kind)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// Checks one case against a parse result; returns a failure description.
@@ -41,23 +57,32 @@ fn check<T: serde::Serialize>(
             }
             let want_w = case.get("warnings").and_then(Value::as_u64).unwrap_or(0) as usize;
             if p.warnings.len() != want_w {
-                return Some(format!("{file}:{line}: {} warnings, want {want_w}: {:?}", p.warnings.len(), p.warnings));
+                return Some(format!(
+                    "{file}:{line}: {} warnings, want {want_w}: {:?}",
+                    p.warnings.len(),
+                    p.warnings
+                ));
             }
             None
         }
-        (Err(e), None, Some(want)) => {
-            (kind_name(&e) != want.as_str().unwrap()).then(|| format!("{file}:{line}: error {e} is {:?}, want {want}", e.kind))
-        }
-        (Ok(p), _, Some(want)) => {
-            Some(format!("{file}:{line}: parsed to {} but want error {want}", serde_json::to_value(&p.value).unwrap()))
-        }
+        (Err(e), None, Some(want)) => (kind_name(&e) != want.as_str().unwrap())
+            .then(|| format!("{file}:{line}: error {e} is {:?}, want {want}", e.kind)),
+        (Ok(p), _, Some(want)) => Some(format!(
+            "{file}:{line}: parsed to {} but want error {want}",
+            serde_json::to_value(&p.value).unwrap()
+        )),
         (Err(e), Some(_), _) => Some(format!("{file}:{line}: unexpected error: {e}")),
         _ => Some(format!("{file}:{line}: case has neither json nor error")),
     }
 }
 
 fn report(failures: Vec<String>, n: usize) {
-    assert!(failures.is_empty(), "{} of {n} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -65,8 +90,18 @@ fn disk_cases_match_xl() {
     let all = cases("disk.jsonl");
     let mut failures = Vec::new();
     for (line, case) in &all {
-        let args: Vec<&str> = case["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
-        failures.extend(check("disk.jsonl", *line, case, spec::disk::parse_parts(&args)));
+        let args: Vec<&str> = case["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        failures.extend(check(
+            "disk.jsonl",
+            *line,
+            case,
+            spec::disk::parse_parts(&args),
+        ));
     }
     report(failures, all.len());
 }
@@ -76,7 +111,12 @@ fn vif_cases_match_xl() {
     let all = cases("vif.jsonl");
     let mut failures = Vec::new();
     for (line, case) in &all {
-        failures.extend(check("vif.jsonl", *line, case, spec::vif::parse(case["spec"].as_str().unwrap())));
+        failures.extend(check(
+            "vif.jsonl",
+            *line,
+            case,
+            spec::vif::parse(case["spec"].as_str().unwrap()),
+        ));
     }
     report(failures, all.len());
 }
@@ -89,7 +129,12 @@ fn vcpupin_cases_match_xl() {
     for (line, case) in &all {
         let text = case["spec"].as_str().unwrap();
         let here = format!("vcpupin.jsonl:{line} `{text}`");
-        match (spec::cpus::parse(text), case.get("cpumap"), case.get("error"), case.get("resolve_error")) {
+        match (
+            spec::cpus::parse(text),
+            case.get("cpumap"),
+            case.get("error"),
+            case.get("resolve_error"),
+        ) {
             (Ok(p), Some(want), None, None) => match p.value.resolve(&topo) {
                 Ok(map) if map.to_string() == want.as_str().unwrap() => {}
                 Ok(map) => failures.push(format!("{here}: cpumap {map}, want {want}")),

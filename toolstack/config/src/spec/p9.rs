@@ -16,6 +16,7 @@ pub enum P9Type {
     /// Served by QEMU (default).
     Qemu,
     /// Served by Xen's own 9pfs daemon (Xen 4.19+).
+    #[serde(rename = "xen_9pfsd")]
     Xen9pfsd,
 }
 

@@ -213,6 +213,7 @@ fn parse_vslot(spec: &str, at: usize, v: &str) -> Result<u32, SpecError> {
             "a virtual slot in hex, 0-1f",
             v,
         )
+        .hint("the slot is hexadecimal: slot 20 is written `14`")
     };
     if v.is_empty() || v.len() > 8 || !v.bytes().all(|c| c.is_ascii_hexdigit()) {
         return Err(bad(SpecErrorKind::InvalidValue));
