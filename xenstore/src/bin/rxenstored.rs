@@ -1,0 +1,129 @@
+//! `rxenstored`: the rxl xenstore daemon.
+//!
+//! Serves the xenstore protocol on a unix socket (default `/run/xenstored/socket`,
+//! privileged, as dom0's tools expect), keeps the tree across restarts in a state file
+//! (dumped on SIGTERM/SIGINT, reloaded on start) and logs through `tracing`
+//! (`RUST_LOG=rxl_xenstore=debug` for per-request logs).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::Parser;
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use rxl_xenstore::daemon::conn::socket::{ListenSpec, Server};
+use rxl_xenstore::daemon::handler::Daemon;
+use rxl_xenstore::daemon::persist;
+use rxl_xenstore::daemon::quota::{DEFAULTS, Quotas};
+use tracing::{error, info};
+
+/// Command line.
+#[derive(Parser, Debug)]
+#[command(name = "rxenstored", version, about = "Xenstore daemon for rxl (replaces xenstored/oxenstored)")]
+struct Args {
+    /// Privileged (dom0) socket.
+    #[arg(long, default_value = "/run/xenstored/socket")]
+    socket: PathBuf,
+    /// Extra socket whose clients act as unprivileged domain DOMID (DOMID=PATH); for
+    /// tests and debugging without Xen. Repeatable.
+    #[arg(long = "domain-socket", value_name = "DOMID=PATH")]
+    domain_sockets: Vec<String>,
+    /// State file: loaded on start if present, written on SIGTERM/SIGINT.
+    #[arg(long, default_value = "/run/xenstored/rxenstored.state")]
+    state: PathBuf,
+    /// Start empty and write no state file.
+    #[arg(long)]
+    no_state: bool,
+    /// Set a quota, NAME=VALUE (0 disables it). Names: nodes, watches, outstanding,
+    /// transactions, node-size, permissions, transaction-nodes. Repeatable.
+    #[arg(long = "quota", value_name = "NAME=VALUE")]
+    quotas: Vec<String>,
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+fn parse_quotas(items: &[String]) -> Result<Quotas, String> {
+    let mut q = Quotas::default();
+    for item in items {
+        let bad = || {
+            let names: Vec<&str> = DEFAULTS.iter().map(|(n, _)| *n).collect();
+            format!("--quota {item:?}: expected NAME=VALUE with NAME one of {} and VALUE a decimal number", names.join(", "))
+        };
+        let (name, value) = item.split_once('=').ok_or_else(bad)?;
+        let value: u32 = value.parse().map_err(|_| bad())?;
+        if !q.set(None, name, value) {
+            return Err(bad());
+        }
+    }
+    Ok(q)
+}
+
+fn domain_specs(items: &[String]) -> Result<Vec<ListenSpec>, String> {
+    items
+        .iter()
+        .map(|item| {
+            let bad = || format!("--domain-socket {item:?}: expected DOMID=PATH, e.g. 5=/run/xenstored/dom5.sock");
+            let (d, p) = item.split_once('=').ok_or_else(bad)?;
+            let domid: u32 = d.parse().map_err(|_| bad())?;
+            if domid == 0 || domid > 0x7fef || p.is_empty() {
+                return Err(bad());
+            }
+            Ok(ListenSpec { path: PathBuf::from(p), domid, privileged: false })
+        })
+        .collect()
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            eprintln!("rxenstored: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let quotas = parse_quotas(&args.quotas)?;
+    let mut specs = vec![ListenSpec { path: args.socket.clone(), domid: 0, privileged: true }];
+    specs.extend(domain_specs(&args.domain_sockets)?);
+    let daemon = if args.no_state {
+        Daemon::new(quotas)
+    } else {
+        match persist::load(&args.state, quotas.clone()).map_err(|e| e.to_string())? {
+            Some(d) => {
+                info!(file = %args.state.display(), nodes = d.store.len(), "state reloaded");
+                d
+            }
+            None => Daemon::new(quotas),
+        }
+    };
+    let action = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
+    for sig in [Signal::SIGTERM, Signal::SIGINT] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe; no
+        // SA_RESTART, so poll(2) returns EINTR and the loop notices promptly.
+        unsafe { sigaction(sig, &action) }.map_err(|e| format!("sigaction({sig}): {e}"))?;
+    }
+    let mut server = Server::new(daemon, &specs).map_err(|e| e.to_string())?;
+    info!("rxenstored ready");
+    let served = server.run(&STOP).map_err(|e| e.to_string());
+    info!("shutting down");
+    let saved = if args.no_state {
+        Ok(())
+    } else {
+        persist::save(server.daemon(), &args.state).map(|()| info!(file = %args.state.display(), "state saved")).map_err(|e| e.to_string())
+    };
+    server.cleanup();
+    served.and(saved)
+}

@@ -1,0 +1,5 @@
+//! Connections the daemon serves: unix sockets ([`socket`]) and guests' shared-page
+//! rings ([`ring`]).
+
+pub mod ring;
+pub mod socket;

@@ -1,0 +1,369 @@
+//! Guests' xenstore rings: the `xenstore_domain_interface` page and the Xen devices that
+//! reach it.
+//!
+//! [`RingPage`] is the protocol on one shared 4 KiB page (`docs/misc/xenstore-ring.txt`):
+//! free-running u32 indices masked with 1023, the producer never more than 1024 ahead.
+//! It works on any page, so it is unit-tested here on ordinary memory; on Xen the page is
+//! the guest's, mapped through [`GrantMap`] (grant reference 1,
+//! `GNTTAB_RESERVED_XENSTORE`), and [`EventChannels`] (`/dev/xen/evtchn`) binds and
+//! notifies the guest's port. Wiring a mapped ring into the server loop is described in
+//! docs/xenstore.md; it can only be exercised in the Xen lab.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use thiserror::Error;
+
+/// Bytes in each direction's ring.
+pub const RING_SIZE: u32 = 1024;
+const REQ: usize = 0;
+const RSP: usize = 1024;
+const REQ_CONS: usize = 2048;
+const REQ_PROD: usize = 2052;
+const RSP_CONS: usize = 2056;
+const RSP_PROD: usize = 2060;
+const SERVER_FEATURES: usize = 2064;
+const CONNECTION: usize = 2068;
+const ERROR: usize = 2072;
+/// Size of the shared page.
+pub const PAGE_SIZE: usize = 4096;
+/// `error` value: the guest's indices are inconsistent.
+pub const ERROR_RINGIDX: u32 = 2;
+/// `error` value: the guest broke the protocol.
+pub const ERROR_PROTO: u32 = 3;
+/// Grant reference the domain builder reserves for the xenstore page.
+pub const GNTTAB_RESERVED_XENSTORE: u32 = 1;
+
+/// Ring and device errors.
+#[derive(Debug, Error)]
+pub enum RingError {
+    /// The guest's producer/consumer indices are more than a ring apart.
+    #[error("domain {domid}: ring indices inconsistent (prod {prod}, cons {cons})")]
+    BadIndex {
+        /// Domain.
+        domid: u32,
+        /// Producer index.
+        prod: u32,
+        /// Consumer index.
+        cons: u32,
+    },
+    /// A Xen device could not be opened or an ioctl failed.
+    #[error("{what}: {source}")]
+    Device {
+        /// Device and operation.
+        what: &'static str,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// A `xenstore_domain_interface` page seen from the server side.
+pub struct RingPage {
+    base: NonNull<u8>,
+    domid: u32,
+}
+
+impl RingPage {
+    /// Wraps a page.
+    ///
+    /// # Safety
+    /// `base` must point to `PAGE_SIZE` bytes, 4-byte aligned, valid for reads and writes
+    /// for the lifetime of the returned value (the other side may write concurrently:
+    /// every access here is atomic or volatile).
+    pub unsafe fn new(base: NonNull<u8>, domid: u32) -> RingPage {
+        RingPage { base, domid }
+    }
+
+    fn word(&self, off: usize) -> &AtomicU32 {
+        debug_assert!(off % 4 == 0 && off + 4 <= PAGE_SIZE);
+        // SAFETY: `new`'s contract: the page is valid, aligned and outlives `self`; the
+        // offsets are fixed in-page, 4-aligned fields; AtomicU32 has u32's layout.
+        unsafe { &*(self.base.as_ptr().add(off) as *const AtomicU32) }
+    }
+
+    fn byte_read(&self, off: usize) -> u8 {
+        debug_assert!(off < PAGE_SIZE);
+        // SAFETY: in-page offset (masked by the callers); volatile because the guest may
+        // write the page concurrently.
+        unsafe { self.base.as_ptr().add(off).read_volatile() }
+    }
+
+    fn byte_write(&self, off: usize, v: u8) {
+        debug_assert!(off < PAGE_SIZE);
+        // SAFETY: as for `byte_read`.
+        unsafe { self.base.as_ptr().add(off).write_volatile(v) }
+    }
+
+    /// Advertises the server's features.
+    pub fn set_features(&self, f: u32) {
+        self.word(SERVER_FEATURES).store(f, Ordering::Release);
+    }
+
+    /// Reports an error to the guest (feature bit 2).
+    pub fn set_error(&self, e: u32) {
+        self.word(ERROR).store(e, Ordering::Release);
+    }
+
+    /// Whether the guest asked for a reconnection.
+    pub fn reconnect_requested(&self) -> bool {
+        self.word(CONNECTION).load(Ordering::Acquire) == 1
+    }
+
+    /// Completes a reconnection: empties both rings and clears `connection`.
+    pub fn reset(&self) {
+        let req = self.word(REQ_PROD).load(Ordering::Acquire);
+        self.word(REQ_CONS).store(req, Ordering::Release);
+        let rsp = self.word(RSP_PROD).load(Ordering::Acquire);
+        self.word(RSP_CONS).store(rsp, Ordering::Release);
+        self.word(CONNECTION).store(0, Ordering::Release);
+    }
+
+    /// Moves request bytes from the ring into `out`; returns how many.
+    pub fn read_requests(&self, out: &mut Vec<u8>) -> Result<usize, RingError> {
+        let cons = self.word(REQ_CONS).load(Ordering::Relaxed);
+        let prod = self.word(REQ_PROD).load(Ordering::Acquire);
+        let avail = prod.wrapping_sub(cons);
+        if avail > RING_SIZE {
+            return Err(RingError::BadIndex { domid: self.domid, prod, cons });
+        }
+        for i in 0..avail {
+            out.push(self.byte_read(REQ + (cons.wrapping_add(i) & (RING_SIZE - 1)) as usize));
+        }
+        self.word(REQ_CONS).store(cons.wrapping_add(avail), Ordering::Release);
+        Ok(avail as usize)
+    }
+
+    /// Copies as much of `data` into the response ring as fits; returns how many bytes.
+    pub fn write_responses(&self, data: &[u8]) -> Result<usize, RingError> {
+        let cons = self.word(RSP_CONS).load(Ordering::Acquire);
+        let prod = self.word(RSP_PROD).load(Ordering::Relaxed);
+        let used = prod.wrapping_sub(cons);
+        if used > RING_SIZE {
+            return Err(RingError::BadIndex { domid: self.domid, prod, cons });
+        }
+        let n = (RING_SIZE - used).min(data.len() as u32);
+        for i in 0..n {
+            self.byte_write(RSP + (prod.wrapping_add(i) & (RING_SIZE - 1)) as usize, data[i as usize]);
+        }
+        self.word(RSP_PROD).store(prod.wrapping_add(n), Ordering::Release);
+        Ok(n as usize)
+    }
+}
+
+fn dev_err(what: &'static str) -> impl FnOnce(nix::Error) -> RingError {
+    move |e| RingError::Device { what, source: std::io::Error::from(e) }
+}
+
+/// `_IOC(_IOC_NONE, ty, nr, size)`: Linux's Xen drivers declare their ioctls with no
+/// direction bits but a size.
+const fn ioc_none(ty: u8, nr: u8, size: usize) -> libc::c_ulong {
+    ((size as libc::c_ulong) << 16) | ((ty as libc::c_ulong) << 8) | nr as libc::c_ulong
+}
+
+#[repr(C)]
+struct BindInterdomain {
+    remote_domain: u32,
+    remote_port: u32,
+}
+
+#[repr(C)]
+struct PortArg {
+    port: u32,
+}
+
+#[repr(C)]
+struct GrantRef {
+    domid: u32,
+    gref: u32,
+}
+
+#[repr(C)]
+struct MapGrantRef {
+    count: u32,
+    pad: u32,
+    index: u64,
+    refs: [GrantRef; 1],
+}
+
+#[repr(C)]
+struct UnmapGrantRef {
+    index: u64,
+    count: u32,
+    pad: u32,
+}
+
+/// The raw ioctls, generated by nix (kept private: the wrappers below are the API).
+#[allow(missing_docs)]
+mod sys {
+    use super::{BindInterdomain, MapGrantRef, PortArg, UnmapGrantRef, ioc_none};
+    nix::ioctl_write_ptr_bad!(evtchn_bind_interdomain, ioc_none(b'E', 1, size_of::<BindInterdomain>()), BindInterdomain);
+    nix::ioctl_write_ptr_bad!(evtchn_unbind, ioc_none(b'E', 3, size_of::<PortArg>()), PortArg);
+    nix::ioctl_write_ptr_bad!(evtchn_notify, ioc_none(b'E', 4, size_of::<PortArg>()), PortArg);
+    nix::ioctl_readwrite_bad!(gntdev_map, ioc_none(b'G', 0, size_of::<MapGrantRef>()), MapGrantRef);
+    nix::ioctl_write_ptr_bad!(gntdev_unmap, ioc_none(b'G', 1, size_of::<UnmapGrantRef>()), UnmapGrantRef);
+}
+use sys::{evtchn_bind_interdomain, evtchn_notify, evtchn_unbind, gntdev_map, gntdev_unmap};
+
+/// `/dev/xen/evtchn`: interdomain event channels.
+pub struct EventChannels {
+    file: File,
+}
+
+impl EventChannels {
+    /// Opens the device.
+    pub fn open() -> Result<EventChannels, RingError> {
+        let file = OpenOptions::new().read(true).write(true).open("/dev/xen/evtchn").map_err(|source| RingError::Device { what: "open /dev/xen/evtchn", source })?;
+        Ok(EventChannels { file })
+    }
+
+    /// Binds the guest's `remote_port`; returns our local port.
+    pub fn bind(&self, domid: u32, remote_port: u32) -> Result<u32, RingError> {
+        let arg = BindInterdomain { remote_domain: domid, remote_port };
+        // SAFETY: the fd is an open evtchn device and `arg` is the ioctl's argument struct.
+        let port = unsafe { evtchn_bind_interdomain(self.file.as_raw_fd(), &arg) }.map_err(dev_err("IOCTL_EVTCHN_BIND_INTERDOMAIN"))?;
+        Ok(port as u32)
+    }
+
+    /// Notifies the guest through local `port`.
+    pub fn notify(&self, port: u32) -> Result<(), RingError> {
+        // SAFETY: as for `bind`.
+        unsafe { evtchn_notify(self.file.as_raw_fd(), &PortArg { port }) }.map_err(dev_err("IOCTL_EVTCHN_NOTIFY"))?;
+        Ok(())
+    }
+
+    /// Unbinds local `port`.
+    pub fn unbind(&self, port: u32) -> Result<(), RingError> {
+        // SAFETY: as for `bind`.
+        unsafe { evtchn_unbind(self.file.as_raw_fd(), &PortArg { port }) }.map_err(dev_err("IOCTL_EVTCHN_UNBIND"))?;
+        Ok(())
+    }
+
+    /// Reads the ports that fired and unmasks them again.
+    pub fn pending(&mut self) -> Result<Vec<u32>, RingError> {
+        let mut buf = [0u8; 256];
+        let n = self.file.read(&mut buf).map_err(|source| RingError::Device { what: "read /dev/xen/evtchn", source })?;
+        let ports: Vec<u32> = buf[..n].chunks_exact(4).map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect();
+        self.file.write_all(&buf[..n - n % 4]).map_err(|source| RingError::Device { what: "unmask /dev/xen/evtchn", source })?;
+        Ok(ports)
+    }
+
+    /// The fd to poll.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+/// A guest's xenstore page mapped through `/dev/xen/gntdev`.
+pub struct GrantMap {
+    file: File,
+    index: u64,
+    page: NonNull<u8>,
+}
+
+impl GrantMap {
+    /// Maps grant `gref` of `domid` (normally [`GNTTAB_RESERVED_XENSTORE`]).
+    pub fn map(domid: u32, gref: u32) -> Result<GrantMap, RingError> {
+        let file = OpenOptions::new().read(true).write(true).open("/dev/xen/gntdev").map_err(|source| RingError::Device { what: "open /dev/xen/gntdev", source })?;
+        let mut arg = MapGrantRef { count: 1, pad: 0, index: 0, refs: [GrantRef { domid, gref }] };
+        // SAFETY: open gntdev fd; `arg` is the map ioctl's in/out struct with count = 1.
+        unsafe { gntdev_map(file.as_raw_fd(), &mut arg) }.map_err(dev_err("IOCTL_GNTDEV_MAP_GRANT_REF"))?;
+        // SAFETY: mapping one page of the gntdev fd at the offset the kernel returned; the
+        // mapping is owned by the returned value and unmapped in Drop.
+        let ptr = unsafe {
+            libc::mmap(std::ptr::null_mut(), PAGE_SIZE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, file.as_raw_fd(), arg.index as libc::off_t)
+        };
+        if ptr == libc::MAP_FAILED {
+            let source = std::io::Error::last_os_error();
+            let un = UnmapGrantRef { index: arg.index, count: 1, pad: 0 };
+            // SAFETY: releases the grant mapped above.
+            let _ = unsafe { gntdev_unmap(file.as_raw_fd(), &un) };
+            return Err(RingError::Device { what: "mmap gntdev", source });
+        }
+        let page = NonNull::new(ptr as *mut u8).ok_or(RingError::Device { what: "mmap gntdev", source: std::io::Error::other("null mapping") })?;
+        Ok(GrantMap { file, index: arg.index, page })
+    }
+
+    /// The mapped page as a ring.
+    pub fn ring(&self, domid: u32) -> RingPage {
+        // SAFETY: the page is mapped for as long as `self` lives; callers keep the ring no
+        // longer than the map (they are stored together).
+        unsafe { RingPage::new(self.page, domid) }
+    }
+}
+
+impl Drop for GrantMap {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the page mapped in `map`, then releasing its grant.
+        unsafe {
+            libc::munmap(self.page.as_ptr() as *mut libc::c_void, PAGE_SIZE);
+            let _ = gntdev_unmap(self.file.as_raw_fd(), &UnmapGrantRef { index: self.index, count: 1, pad: 0 });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[repr(C, align(4096))]
+    struct Page([u8; PAGE_SIZE]);
+
+    fn put(page: &mut Page, off: usize, v: u32) {
+        page.0[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+    }
+    fn get(page: &Page, off: usize) -> u32 {
+        u32::from_ne_bytes(page.0[off..off + 4].try_into().unwrap())
+    }
+
+    #[test]
+    fn requests_wrap_around_and_indices_advance() {
+        let mut page = Box::new(Page([0; PAGE_SIZE]));
+        // Guest produced 10 bytes starting at index 1020 (wraps after 4).
+        put(&mut page, REQ_CONS, 1020);
+        put(&mut page, REQ_PROD, 1030);
+        for i in 0..10u32 {
+            page.0[REQ + ((1020 + i) & 1023) as usize] = i as u8;
+        }
+        let base = NonNull::new(page.0.as_mut_ptr()).unwrap();
+        // SAFETY: the boxed page is aligned, 4096 bytes and outlives `ring`.
+        let ring = unsafe { RingPage::new(base, 3) };
+        let mut out = Vec::new();
+        assert_eq!(ring.read_requests(&mut out).unwrap(), 10);
+        assert_eq!(out, (0..10).collect::<Vec<u8>>());
+        drop(ring);
+        assert_eq!(get(&page, REQ_CONS), 1030);
+    }
+
+    #[test]
+    fn responses_stop_at_a_full_ring_and_bad_indices_are_refused() {
+        let mut page = Box::new(Page([0; PAGE_SIZE]));
+        put(&mut page, RSP_CONS, u32::MAX - 5);
+        put(&mut page, RSP_PROD, u32::MAX - 5);
+        let base = NonNull::new(page.0.as_mut_ptr()).unwrap();
+        // SAFETY: as above.
+        let ring = unsafe { RingPage::new(base, 3) };
+        assert_eq!(ring.write_responses(&[7; 2000]).unwrap(), 1024);
+        assert_eq!(ring.write_responses(&[7; 10]).unwrap(), 0);
+        drop(ring);
+        assert_eq!(get(&page, RSP_PROD), (u32::MAX - 5).wrapping_add(1024));
+        put(&mut page, REQ_PROD, 5000);
+        // SAFETY: as above.
+        let ring = unsafe { RingPage::new(base, 3) };
+        assert!(matches!(ring.read_requests(&mut Vec::new()), Err(RingError::BadIndex { .. })));
+        ring.set_features(7);
+        ring.reset();
+        assert!(!ring.reconnect_requested());
+    }
+
+    #[test]
+    fn ioctl_numbers_match_linux_headers() {
+        // include/uapi/xen/evtchn.h and gntdev.h: _IOC(_IOC_NONE, 'E', 1, 8) etc.
+        assert_eq!(ioc_none(b'E', 1, size_of::<BindInterdomain>()), 0x0008_4501);
+        assert_eq!(ioc_none(b'E', 4, size_of::<PortArg>()), 0x0004_4504);
+        assert_eq!(ioc_none(b'G', 0, size_of::<MapGrantRef>()), 0x0018_4700);
+        assert_eq!(ioc_none(b'G', 1, size_of::<UnmapGrantRef>()), 0x0010_4701);
+    }
+}

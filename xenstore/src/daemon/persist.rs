@@ -1,0 +1,160 @@
+//! State across restarts: the tree, domains, targets, quotas and special-node permissions
+//! are dumped to a JSON file on SIGTERM and reloaded on start.
+//!
+//! Connections, watches and open transactions are not kept: their clients are gone after
+//! a restart anyway (a socket client reconnects; a guest ring would be re-attached from
+//! the domain table, see docs/xenstore.md). The dump is written to a temporary file,
+//! synced and renamed, so a crash mid-dump leaves the previous state intact.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::domain::Domain;
+use super::handler::Daemon;
+use super::quota::Quotas;
+use crate::wire::Perms;
+
+/// Errors reading or writing the state file.
+#[derive(Debug, Error)]
+pub enum PersistError {
+    /// The file could not be read or written.
+    #[error("state file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not a state dump (corrupt or from another program).
+    #[error("state file {path}: line {line}, column {column}: {msg}; move it away to start with an empty store")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        msg: String,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct NodeDump {
+    path: String,
+    /// Hex, so values stay binary-safe.
+    value: String,
+    perms: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Dump {
+    version: u32,
+    nodes: Vec<NodeDump>,
+    domains: Vec<Domain>,
+    targets: BTreeMap<u32, u32>,
+    quotas: BTreeMap<String, u32>,
+    special_perms: BTreeMap<String, Vec<String>>,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// Writes `d`'s persistent state to `path` atomically.
+pub fn save(d: &Daemon, path: &Path) -> Result<(), PersistError> {
+    let io = |source| PersistError::Io { path: path.to_path_buf(), source };
+    let dump = Dump {
+        version: 1,
+        nodes: d.store.walk().into_iter().map(|(p, n)| NodeDump { path: p.to_string(), value: hex(&n.value), perms: n.perms.to_strings() }).collect(),
+        domains: d.domains.values().cloned().collect(),
+        targets: d.targets.iter().map(|(a, b)| (*a, *b)).collect(),
+        quotas: d.quotas.global().clone(),
+        special_perms: d.special_perms.iter().map(|(k, v)| (k.clone(), v.to_strings())).collect(),
+    };
+    let text = serde_json::to_vec(&dump).map_err(|e| io(std::io::Error::other(e)))?;
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::File::create(&tmp).map_err(io)?;
+    let written = f.write_all(&text).and_then(|_| f.sync_all());
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    fs::rename(&tmp, path).map_err(io)
+}
+
+/// Loads a daemon from `path`; `Ok(None)` if the file does not exist.
+pub fn load(path: &Path, mut quotas: Quotas) -> Result<Option<Daemon>, PersistError> {
+    let text = match fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(PersistError::Io { path: path.to_path_buf(), source }),
+    };
+    let fmt = |line, column, msg: String| PersistError::Format { path: path.to_path_buf(), line, column, msg };
+    let dump: Dump = serde_json::from_slice(&text).map_err(|e| fmt(e.line(), e.column(), e.to_string()))?;
+    if dump.version != 1 {
+        return Err(fmt(1, 1, format!("unsupported version {}", dump.version)));
+    }
+    for (k, v) in &dump.quotas {
+        quotas.set(None, k, *v);
+    }
+    let mut d = Daemon::new(quotas);
+    for (i, n) in dump.nodes.iter().enumerate() {
+        let bad = |what: &str| fmt(1, 1, format!("node {} ({}): {what}", i, n.path));
+        let value = unhex(&n.value).ok_or_else(|| bad("value is not hex"))?;
+        let perms = Perms::parse(n.perms.iter().map(String::as_str)).map_err(|e| bad(&e.to_string()))?;
+        if super::path::canonical(0, &n.path, false).is_err() || !d.store.upsert(&n.path, Some(value), Some(perms)) {
+            return Err(bad("invalid path or missing parent"));
+        }
+    }
+    for dom in dump.domains {
+        d.domains.insert(dom.domid, dom);
+    }
+    d.targets = dump.targets.into_iter().collect();
+    for (k, v) in dump.special_perms {
+        if let Ok(p) = Perms::parse(v.iter().map(String::as_str)) {
+            d.special_perms.insert(k, p);
+        }
+    }
+    Ok(Some(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Message;
+
+    #[test]
+    fn round_trip_keeps_tree_and_domains() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("state.json");
+        let mut d = Daemon::default();
+        d.connect(1, 0, true);
+        for (ty, payload) in [(11u32, &b"/a/b\0\x00\xffbin"[..]), (14, b"/a\0r0\0b5\0"), (8, b"5\0123\04\0"), (26, b"nodes\0500\0")] {
+            let fx = d.handle(1, &Message::new(ty, 0, 0, payload.to_vec()).unwrap());
+            assert!(matches!(&fx[0], crate::daemon::handler::Effect::Send(_, m) if m.payload == b"OK\0"), "{fx:?}");
+        }
+        save(&d, &f).unwrap();
+        let e = load(&f, Quotas::default()).unwrap().unwrap();
+        assert_eq!(e.store.get("/a/b").unwrap().value, b"\x00\xffbin");
+        assert_eq!(e.store.get("/a").unwrap().perms.to_strings(), ["r0", "b5"]);
+        assert_eq!(e.domains.get(&5).unwrap().gfn, 123);
+        assert_eq!(e.quotas.get(None, "nodes"), Some(500));
+        assert!(load(&dir.path().join("none"), Quotas::default()).unwrap().is_none());
+        fs::write(&f, "{\n  \"version\": oops").unwrap();
+        let err = load(&f, Quotas::default()).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+}
