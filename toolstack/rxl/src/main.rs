@@ -28,6 +28,8 @@ enum Verb {
     /// Check and show xl.cfg domain files.
     #[command(subcommand)]
     Config(cmd::config::ConfigCmd),
+    /// Create a domain from an xl.cfg file (`--dry-run` prints libxl's JSON, like `xl -N create`).
+    Create(cmd::create::CreateArgs),
     /// Install Xen as the boot default with dom0 memory limits.
     #[command(subcommand)]
     Grub(cmd::grub::GrubCmd),
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     let result = match cli.command {
         Verb::Config(c) => cmd::config::run(c),
+        Verb::Create(c) => cmd::create::run(c),
         Verb::Grub(c) => cmd::grub::run(c),
         Verb::HostCheck(c) => cmd::host_check::run(c),
         Verb::GenDocs(c) => cmd::docs::run(c, Cli::command()),

@@ -1,0 +1,273 @@
+//! The configuration as libxl's `libxl_domain_config` JSON, the shape `xl -N create` prints:
+//! libxl IDL field names, keyed unions as `"type.pv"`, booleans (libxl_defbool) as `"True"` /
+//! `"False"`, enums as libxl's lower-case names, and fields left at their default omitted.
+//!
+//! xl's own defaulting is applied where xl does it while parsing (max_memkb from memory,
+//! avail_vcpus from vcpus, cmdline from root/extra, device ids from list positions, the
+//! lifecycle actions); libxl's later defaulting (at create time) is not.
+
+use serde::Serialize;
+use serde_json::{Map, Value as Json, json};
+
+use crate::model::{Action, DomainConfig, GuestType, TscMode};
+
+type Obj = Map<String, Json>;
+
+fn defbool(b: bool) -> Json {
+    Json::String(if b { "True" } else { "False" }.into())
+}
+
+fn put<T: Serialize>(o: &mut Obj, key: &str, v: Option<T>) {
+    if let Some(v) = v
+        && let Ok(j) = serde_json::to_value(v)
+    {
+        o.insert(key.to_string(), j);
+    }
+}
+
+fn put_bool(o: &mut Obj, key: &str, v: Option<bool>) {
+    if let Some(b) = v {
+        o.insert(key.to_string(), defbool(b));
+    }
+}
+
+fn put_list(o: &mut Obj, key: &str, v: &[String]) {
+    if !v.is_empty() {
+        o.insert(key.to_string(), json!(v));
+    }
+}
+
+/// libxl's name of a lifecycle action (`libxl_action_on_shutdown`).
+pub fn action_name(a: Action) -> &'static str {
+    match a {
+        Action::Destroy => "destroy",
+        Action::Restart => "restart",
+        Action::RenameRestart => "restart_rename",
+        Action::Preserve => "preserve",
+        Action::CoredumpDestroy => "coredump_destroy",
+        Action::CoredumpRestart => "coredump_restart",
+        Action::SoftReset => "soft_reset",
+    }
+}
+
+/// Serialises each device and, for device kinds whose list position is their id in xl
+/// (`ARRAY_EXTEND_INIT`), fills in `devid` when the spec did not give one.
+fn devices<T: Serialize>(items: impl Iterator<Item = T>, with_devid: bool) -> Json {
+    let mut out = Vec::new();
+    for (i, item) in items.enumerate() {
+        let mut j = serde_json::to_value(item).unwrap_or(Json::Null);
+        if with_devid && let Json::Object(o) = &mut j {
+            o.entry("devid").or_insert(json!(i));
+        }
+        out.push(j);
+    }
+    Json::Array(out)
+}
+
+impl DomainConfig {
+    /// The libxl_domain_config JSON, as `xl -N create` prints it.
+    pub fn to_libxl_json(&self) -> Json {
+        let ty = self.effective_type();
+        let mut c_info = Obj::new();
+        c_info.insert("type".into(), json!(ty.as_str()));
+        put(&mut c_info, "name", self.name.as_ref());
+        put(&mut c_info, "uuid", self.uuid.as_ref());
+        put(&mut c_info, "pool_name", self.pool.as_ref());
+        put_bool(&mut c_info, "driver_domain", self.driver_domain);
+        if ty == GuestType::Hvm {
+            put_bool(&mut c_info, "hap", self.hvm.hap);
+        }
+
+        let mut b = Obj::new();
+        let vcpus = self.cpu.vcpus;
+        let max_vcpus = self.cpu.maxvcpus.or(vcpus);
+        put(&mut b, "max_vcpus", max_vcpus);
+        if let Some(v) = vcpus {
+            b.insert("avail_vcpus".into(), json!((0..v).collect::<Vec<_>>()));
+        }
+        put(&mut b, "tsc_mode", self.tsc_mode.map(TscMode::as_str));
+        let target = self.memory.map(|m| m * 1024);
+        put(
+            &mut b,
+            "max_memkb",
+            self.maxmem.map(|m| m * 1024).or(target),
+        );
+        put(&mut b, "target_memkb", target);
+        if ty == GuestType::Hvm {
+            put(&mut b, "video_memkb", self.hvm.videoram.map(|m| m * 1024));
+            put(
+                &mut b,
+                "shadow_memkb",
+                self.hvm.shadow_memory.map(|m| m * 1024),
+            );
+        }
+        put(&mut b, "rtc_timeoffset", self.rtc_timeoffset);
+        put_bool(&mut b, "localtime", self.localtime);
+        put_bool(&mut b, "disable_migrate", self.nomigrate);
+        put(&mut b, "max_grant_frames", self.max_grant_frames);
+        put(&mut b, "max_maptrack_frames", self.max_maptrack_frames);
+        put(&mut b, "event_channels", self.max_event_channels);
+        let dm = &self.dm;
+        put(
+            &mut b,
+            "device_model_version",
+            dm.version.as_ref().map(|v| v.replace('-', "_")),
+        );
+        put_bool(&mut b, "device_model_stubdomain", dm.stubdomain);
+        put(&mut b, "device_model", dm.override_path.as_ref());
+        put(&mut b, "device_model_user", dm.user.as_ref());
+        put_list(&mut b, "extra", &dm.args);
+        put_list(&mut b, "extra_pv", &dm.args_pv);
+        put_list(&mut b, "extra_hvm", &dm.args_hvm);
+        let mut sched = Obj::new();
+        put(&mut sched, "weight", self.cpu.cpu_weight);
+        put(&mut sched, "cap", self.cpu.cap);
+        if !sched.is_empty() {
+            b.insert("sched_params".into(), Json::Object(sched));
+        }
+        put(&mut b, "kernel", self.boot.kernel.as_ref());
+        put(&mut b, "cmdline", self.boot.effective_cmdline());
+        put(&mut b, "ramdisk", self.boot.ramdisk.as_ref());
+        put_bool(&mut b, "acpi", self.hvm.acpi);
+        put_bool(&mut b, "apic", self.hvm.apic);
+        put_bool(&mut b, "nested_hvm", self.hvm.nestedhvm);
+        put_bool(&mut b, "dm_restrict", dm.restrict);
+        match ty {
+            GuestType::Pv => {
+                b.insert("type.pv".into(), Json::Object(self.pv_json()));
+            }
+            GuestType::Pvh => {
+                b.insert("type.pvh".into(), Json::Object(Obj::new()));
+            }
+            GuestType::Hvm => {
+                b.insert("type.hvm".into(), Json::Object(self.hvm_json()));
+            }
+        }
+
+        let mut root = Obj::new();
+        root.insert("c_info".into(), Json::Object(c_info));
+        root.insert("b_info".into(), Json::Object(b));
+        let d = &self.devices;
+        let lists = [
+            ("disks", devices(d.disks.iter().map(|x| &x.parsed), false)),
+            ("nics", devices(d.vifs.iter().map(|x| &x.parsed), true)),
+            ("pcidevs", devices(d.pcis.iter().map(|x| &x.parsed), false)),
+            ("vfbs", devices(d.vfbs.iter().map(|x| &x.parsed), true)),
+            // xl adds one virtual keyboard per framebuffer.
+            ("vkbs", devices(d.vfbs.iter().map(|_| Obj::new()), true)),
+            ("vtpms", devices(d.vtpms.iter().map(|x| &x.parsed), true)),
+            ("p9s", devices(d.p9s.iter().map(|x| &x.parsed), false)),
+            (
+                "channels",
+                devices(d.channels.iter().map(|x| &x.parsed), true),
+            ),
+            (
+                "usbctrls",
+                devices(d.usbctrls.iter().map(|x| &x.parsed), true),
+            ),
+            (
+                "usbdevs",
+                devices(d.usbdevs.iter().map(|x| &x.parsed), false),
+            ),
+        ];
+        for (k, v) in lists {
+            if v.as_array().is_some_and(|a| !a.is_empty()) {
+                root.insert(k.into(), v);
+            }
+        }
+        let a = &self.actions;
+        let actions = [
+            ("on_poweroff", a.on_poweroff.unwrap_or(Action::Destroy)),
+            ("on_reboot", a.on_reboot.unwrap_or(Action::Restart)),
+            ("on_watchdog", a.on_watchdog.unwrap_or(Action::Destroy)),
+            ("on_crash", a.on_crash.unwrap_or(Action::Destroy)),
+            (
+                "on_soft_reset",
+                a.on_soft_reset.unwrap_or(Action::SoftReset),
+            ),
+        ];
+        for (k, v) in actions {
+            root.insert(k.into(), json!(action_name(v)));
+        }
+        Json::Object(root)
+    }
+
+    fn pv_json(&self) -> Obj {
+        let mut pv = Obj::new();
+        let fw_kernel = match self.boot.firmware.as_deref() {
+            Some("pvgrub32") => Some("/usr/lib/xen/boot/pv-grub-x86_32.gz"),
+            Some("pvgrub64") => Some("/usr/lib/xen/boot/pv-grub-x86_64.gz"),
+            _ => None,
+        };
+        put(&mut pv, "bootloader", self.boot.bootloader.as_ref());
+        put_list(&mut pv, "bootloader_args", &self.boot.bootloader_args);
+        put_bool(&mut pv, "e820_host", self.e820_host);
+        if self.boot.kernel.is_none() {
+            put(&mut pv, "kernel", fw_kernel);
+        }
+        pv
+    }
+
+    fn hvm_json(&self) -> Obj {
+        let h = &self.hvm;
+        let mut o = Obj::new();
+        match self.boot.firmware.as_deref() {
+            Some("bios" | "seabios") => put(&mut o, "bios", Some("seabios")),
+            Some("rombios") => put(&mut o, "bios", Some("rombios")),
+            Some("uefi" | "ovmf") => put(&mut o, "bios", Some("ovmf")),
+            Some(path) => put(&mut o, "system_firmware", Some(path)),
+            None => put(&mut o, "bios", h.bios.as_ref()),
+        }
+        put_bool(&mut o, "pae", h.pae);
+        put_bool(&mut o, "acpi_s3", h.acpi_s3);
+        put_bool(&mut o, "acpi_s4", h.acpi_s4);
+        put_bool(&mut o, "nx", h.nx);
+        match &h.viridian {
+            Some(crate::model::Viridian::Enabled(v)) => put_bool(&mut o, "viridian", Some(*v)),
+            Some(crate::model::Viridian::Groups(g)) => {
+                let (off, on): (Vec<&String>, Vec<&String>) =
+                    g.iter().partition(|s| s.starts_with('!'));
+                let off: Vec<&str> = off.iter().map(|s| &s[1..]).collect();
+                if !on.is_empty() {
+                    o.insert("viridian_enable".into(), json!(on));
+                }
+                if !off.is_empty() {
+                    o.insert("viridian_disable".into(), json!(off));
+                }
+            }
+            None => {}
+        }
+        put_bool(&mut o, "hpet", h.hpet);
+        put(&mut o, "hdtype", h.hdtype.as_ref());
+        put(&mut o, "smbios_firmware", h.smbios_firmware.as_ref());
+        put(&mut o, "acpi_firmware", h.acpi_firmware.as_ref());
+        put_bool(&mut o, "nographic", h.nographic);
+        if let Some(v) = h.effective_vga() {
+            o.insert("vga".into(), json!({ "kind": v.libxl() }));
+        }
+        let mut vnc = Obj::new();
+        put_bool(&mut vnc, "enable", h.vnc);
+        put(&mut vnc, "listen", h.vnclisten.as_ref());
+        put(&mut vnc, "passwd", h.vncpasswd.as_ref());
+        put(&mut vnc, "display", h.vncdisplay);
+        put_bool(&mut vnc, "findunused", h.vncunused);
+        if !vnc.is_empty() {
+            o.insert("vnc".into(), Json::Object(vnc));
+        }
+        put(&mut o, "keymap", h.keymap.as_ref());
+        let mut sdl = Obj::new();
+        put_bool(&mut sdl, "enable", h.sdl);
+        put_bool(&mut sdl, "opengl", h.opengl);
+        if !sdl.is_empty() {
+            o.insert("sdl".into(), Json::Object(sdl));
+        }
+        put_list(&mut o, "serial_list", &h.serial);
+        put(&mut o, "boot", h.boot.as_ref());
+        put_bool(&mut o, "usb", h.usb);
+        put(&mut o, "usbversion", h.usbversion);
+        put_list(&mut o, "usbdevice_list", &h.usbdevice);
+        put(&mut o, "soundhw", h.soundhw.as_ref());
+        put_bool(&mut o, "xen_platform_pci", h.xen_platform_pci);
+        o
+    }
+}
