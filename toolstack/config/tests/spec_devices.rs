@@ -9,7 +9,7 @@ fn js<T: serde::Serialize>(v: &T) -> Value {
 }
 
 #[test]
-fn pci_forms() {
+fn spec_pci_forms() {
     let ok: &[(&str, Value)] = &[
         ("03:00.0", json!({"bus": 3, "vfunc_mask": 1})),
         ("0000:03:00.0", json!({"bus": 3, "vfunc_mask": 1})),
@@ -94,7 +94,7 @@ fn pci_forms() {
 }
 
 #[test]
-fn vfb_forms() {
+fn spec_vfb_forms() {
     let v = spec::vfb::parse(
         "vnc=1,vnclisten=0.0.0.0, vncdisplay=3,vncunused=0,vncpasswd=s3cret,keymap=de",
     )
@@ -123,7 +123,7 @@ fn vfb_forms() {
 }
 
 #[test]
-fn channel_forms() {
+fn spec_channel_forms() {
     let c = spec::channel::parse(
         "name=org.qemu.guest_agent.0, connection = socket ,path=/run/qga.sock",
     )
@@ -170,7 +170,7 @@ fn channel_forms() {
 }
 
 #[test]
-fn vtpm_p9_usb_forms() {
+fn spec_vtpm_p9_usb_forms() {
     let t = spec::vtpm::parse("backend=vtpmmgr,uuid=7F3C8A52-1B7E-4A7E-9C6D-2F1E0A9B8C7D")
         .unwrap()
         .value;
@@ -259,7 +259,7 @@ fn vtpm_p9_usb_forms() {
 }
 
 #[test]
-fn disk_errors_point_at_the_offending_text() {
+fn spec_disk_errors_point_at_the_offending_text() {
     let e = spec::disk::parse("/srv/img,raw,xvda,w!").unwrap_err();
     assert_eq!(
         (e.kind, e.offset, e.column, e.found.as_str()),
@@ -287,7 +287,7 @@ fn disk_errors_point_at_the_offending_text() {
 }
 
 #[test]
-fn disk_warnings_name_the_replacement() {
+fn spec_disk_warnings_name_the_replacement() {
     let p = spec::disk::parse("phy:/dev/vg/x,hdc:cdrom,r").unwrap();
     let msgs: Vec<String> = p.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(msgs.len(), 2, "{msgs:?}");
@@ -301,13 +301,13 @@ fn disk_warnings_name_the_replacement() {
 }
 
 #[test]
-fn vdev_numbers_via_disk() {
+fn spec_vdev_numbers_via_disk() {
     let d = spec::disk::parse("/x,raw,xvdb,w").unwrap().value;
     assert_eq!(d.decoded_vdev().unwrap().devid, 51728);
 }
 
 #[test]
-fn cpu_affinity_list_form() {
+fn spec_cpu_affinity_list_form() {
     let p = spec::cpus::parse_affinity_list(&["0-1", "2", "nodes:1"])
         .unwrap()
         .value;
@@ -324,7 +324,7 @@ fn cpu_affinity_list_form() {
 }
 
 #[test]
-fn mem_sizes() {
+fn spec_mem_sizes() {
     assert_eq!(
         spec::units::parse_mem_size_kb("4G").unwrap(),
         4 * 1024 * 1024

@@ -86,7 +86,7 @@ fn report(failures: Vec<String>, n: usize) {
 }
 
 #[test]
-fn disk_cases_match_xl() {
+fn spec_disk_cases_match_xl() {
     let all = cases("disk.jsonl");
     let mut failures = Vec::new();
     for (line, case) in &all {
@@ -107,7 +107,7 @@ fn disk_cases_match_xl() {
 }
 
 #[test]
-fn vif_cases_match_xl() {
+fn spec_vif_cases_match_xl() {
     let all = cases("vif.jsonl");
     let mut failures = Vec::new();
     for (line, case) in &all {
@@ -122,7 +122,7 @@ fn vif_cases_match_xl() {
 }
 
 #[test]
-fn vcpupin_cases_match_xl() {
+fn spec_vcpupin_cases_match_xl() {
     let topo = Topology::uniform(2, 8);
     let all = cases("vcpupin.jsonl");
     let mut failures = Vec::new();

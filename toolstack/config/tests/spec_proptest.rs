@@ -138,31 +138,31 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     #[test]
-    fn no_panic_on_arbitrary_text(s in any::<String>()) {
+    fn spec_no_panic_on_arbitrary_text(s in any::<String>()) {
         run_all(&s);
     }
 
     #[test]
-    fn no_panic_on_grammar_soup(s in grammar_soup()) {
+    fn spec_no_panic_on_grammar_soup(s in grammar_soup()) {
         run_all(&s);
     }
 
     #[test]
-    fn disk_parts_never_panic(parts in prop::collection::vec(grammar_soup(), 0..4)) {
+    fn spec_disk_parts_never_panic(parts in prop::collection::vec(grammar_soup(), 0..4)) {
         let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
         let _ = spec::disk::parse_parts(&refs);
     }
 
     /// Every CPU number that parses resolves exactly to itself on a big enough host.
     #[test]
-    fn single_cpu_round_trips(cpu in 0u32..64) {
+    fn spec_single_cpu_round_trips(cpu in 0u32..64) {
         let map = spec::cpus::parse(&cpu.to_string()).unwrap().value.resolve(&spec::Topology::uniform(1, 64)).unwrap();
         prop_assert_eq!(map.cpus(), vec![cpu as usize]);
     }
 
     /// Rates in the legal range always parse, and the interval arithmetic matches.
     #[test]
-    fn rate_arithmetic(n in 1u64..=u32::MAX as u64, ms in 1u64..=1000) {
+    fn spec_rate_arithmetic(n in 1u64..=u32::MAX as u64, ms in 1u64..=1000) {
         let r = spec::vif::parse_rate(&format!("{n}B/s@{ms}ms")).unwrap();
         prop_assert_eq!(r.interval_usecs as u64, ms * 1000);
         prop_assert_eq!(r.bytes_per_interval, n * ms * 1000 / 1_000_000);
