@@ -1,8 +1,8 @@
 /* rxl tiny PVH kernel: entered in 32-bit protected mode, paging off, EBX = hvm_start_info
    (the Xen/PVH boot ABI). It prints over COM1, probes an MMIO hole, reads sector 0 of the
    first virtio-mmio block device through a split virtqueue and prints a checksum, then
-   powers off (0x600 = ACPI S5; 0xf4 first for QEMU's debug-exit) or, when the command line
-   contains "reboot", pulses the i8042 reset line. Assembled as 32-bit code in an ELF64 file
+   powers off (0x600 = ACPI S5; 0xf4 first for QEMU's debug-exit), or, when the command line
+   contains "reboot", pulses the i8042 reset line, or with "spin" runs forever. Assembled as 32-bit code in an ELF64 file
    (linux-loader loads ELF64 only). */
 #include "common.inc"
 .set VIRTIO_BASE, 0xd0000000
@@ -123,16 +123,19 @@ virtio_blk_read:
     jmp puts
 
 shutdown_or_reboot:
-    mov 24(%ebp), %esi                  /* search the command line for "reboot" */
-1:  cmpb $0, (%esi)
-    je .Lpoweroff
-    push %esi
+    mov $s_spin, %edi
+    mov $4, %ecx
+    call cmdline_has
+    je .Lspin
     mov $s_reboot, %edi
     mov $6, %ecx
-    repe cmpsb
-    pop %esi
+    call cmdline_has
     je .Lreboot
-    inc %esi
+    jmp .Lpoweroff
+.Lspin:                                 /* "spin": run forever (pause/destroy tests) */
+    mov $s_spinning, %esi
+    call puts
+1:  pause
     jmp 1b
 .Lreboot:
     mov $s_bye_reboot, %esi
@@ -152,6 +155,24 @@ shutdown_or_reboot:
     cli
     hlt
     jmp .Lhalt
+
+/* ZF set when the command line contains the ecx bytes at edi. */
+cmdline_has:
+    mov 24(%ebp), %esi
+1:  cmpb $0, (%esi)
+    je 2f
+    push %esi
+    push %edi
+    push %ecx
+    repe cmpsb
+    pop %ecx
+    pop %edi
+    pop %esi
+    je 3f
+    inc %esi
+    jmp 1b
+2:  or $1, %esi                         /* clear ZF: not found */
+3:  ret
 
 /* ---- console ---- */
 puts:                                   /* esi = NUL-terminated string */
@@ -197,6 +218,8 @@ s_blk_irq:     .asciz "VIRTIO-BLK-ISR="
 s_no_virtio:   .asciz "VIRTIO-BLK=absent\n"
 s_virtio_fail: .asciz "VIRTIO-BLK=failed\n"
 s_reboot:      .ascii "reboot"
+s_spin:        .ascii "spin"
+s_spinning:    .asciz "RXL-GUEST: spinning\n"
 s_bye_off:     .asciz "RXL-GUEST: power off\n"
 s_bye_reboot:  .asciz "RXL-GUEST: reboot\n"
 

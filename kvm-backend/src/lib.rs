@@ -6,13 +6,18 @@
 //! (assembly and the run loop), [`runstate`] (pause/resume/stop shared by threads).
 
 pub mod arch;
+pub mod backend;
+pub mod control;
 pub mod devices;
+pub mod from_config;
 pub mod loader;
+pub mod rundir;
 pub mod runstate;
 pub mod spec;
 pub mod vmm;
 pub mod vstate;
 
+pub use backend::KvmBackend;
 pub use runstate::{ExitCounts, ExitReason, RunControl};
 pub use spec::{Action, DiskSpec, VmSpec};
 pub use vmm::{Vmm, VmmError};

@@ -2,11 +2,16 @@
 //! or from a JSON `VmSpec` written by the rxl toolstack (`--spec`), which also gets a control
 //! socket and a state file under the run directory.
 
+use std::fs::File;
+use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use rxl_kvm::control::server::{self, Supervisor};
+use rxl_kvm::devices::serial::ConsoleOut;
+use rxl_kvm::rundir::{RunDir, VmRecord};
 use rxl_kvm::{Action, DiskSpec, ExitReason, RunControl, VmSpec, Vmm};
 
 /// Runs one KVM guest.
@@ -40,6 +45,16 @@ struct Args {
     /// Print the exit reason and exit counts as JSON on stderr when the VM stops.
     #[arg(long)]
     stats: bool,
+    /// Managed mode (used by `rxl create`): the run directory holding the VM's state file,
+    /// control socket and console log.
+    #[arg(long, requires_all = ["spec", "id"])]
+    run_dir: Option<PathBuf>,
+    /// Managed mode: the domain id reserved in the run directory.
+    #[arg(long, requires = "run_dir")]
+    id: Option<u32>,
+    /// Managed mode: build the VM but leave its vCPUs paused until `resume`.
+    #[arg(long, requires = "run_dir")]
+    paused: bool,
 }
 
 fn disk(arg: &str) -> DiskSpec {
@@ -79,6 +94,7 @@ fn spec_from(args: &Args) -> Result<VmSpec, String> {
     Ok(spec)
 }
 
+/// Exit status: 0 the guest stopped normally, 2 the VM could not be built, 3 the guest crashed.
 fn main() -> ExitCode {
     let args = Args::parse();
     let spec = match spec_from(&args) {
@@ -88,24 +104,52 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    match (&args.run_dir, args.id) {
+        (Some(dir), Some(id)) => managed(&spec, &RunDir::new(dir), id, args.paused),
+        _ => {
+            let console = || -> std::io::Result<ConsoleOut> { Ok(Box::new(std::io::stdout())) };
+            boot_loop(&spec, console, None, None, args.stats)
+        }
+    }
+}
+
+/// Boots `spec` until an `on_*` action says stop. `console` makes each boot's console sink.
+/// `ready` runs once, after the first VM was built and before it runs.
+fn boot_loop(
+    spec: &VmSpec,
+    console: impl Fn() -> std::io::Result<ConsoleOut>,
+    sup: Option<&Supervisor>,
+    mut ready: Option<Box<dyn FnOnce() -> Result<(), String> + '_>>,
+    stats: bool,
+) -> ExitCode {
+    let mut first = true;
     loop {
         let control = Arc::new(RunControl::default());
-        let console = Box::new(std::io::stdout());
-        let (vmm, _loaded) = match Vmm::from_spec(&spec, console, control.clone()) {
-            Ok(v) => v,
-            Err(e) => {
-                eprintln!("rxl-kvm: {}: {e}", spec.name);
-                return ExitCode::from(2);
-            }
-        };
-        let reason = match vmm.run() {
+        if let Some(s) = sup
+            && !s.booting(control.clone())
+        {
+            return ExitCode::SUCCESS;
+        }
+        let built = console()
+            .map_err(|e| format!("console: {e}"))
+            .and_then(|out| Vmm::from_spec(spec, out, control.clone()).map_err(|e| e.to_string()));
+        let built = built.and_then(|(vmm, loaded)| match ready.take() {
+            Some(f) => f().map(|()| (vmm, loaded)),
+            None => Ok((vmm, loaded)),
+        });
+        let reason = match built.and_then(|(vmm, _)| vmm.run().map_err(|e| e.to_string())) {
             Ok(r) => r,
-            Err(e) => {
+            Err(e) if first => {
                 eprintln!("rxl-kvm: {}: {e}", spec.name);
                 return ExitCode::from(2);
             }
+            Err(e) => ExitReason::Crash(format!("rebuilding the VM failed: {e}")),
         };
-        if args.stats {
+        first = false;
+        if let Some(s) = sup {
+            s.stopped(&reason);
+        }
+        if stats {
             let report = serde_json::json!({
                 "exit": reason,
                 "exits": control.stats.snapshot(),
@@ -113,17 +157,76 @@ fn main() -> ExitCode {
             eprintln!("{report}");
         }
         let action = match &reason {
-            ExitReason::Poweroff | ExitReason::Destroyed => spec.on_poweroff,
+            ExitReason::Destroyed => return ExitCode::SUCCESS,
+            ExitReason::Poweroff => spec.on_poweroff,
             ExitReason::Reboot => spec.on_reboot,
             ExitReason::Crash(msg) => {
                 eprintln!("rxl-kvm: {}: guest crashed: {msg}", spec.name);
                 spec.on_crash
             }
         };
-        match (action, &reason) {
-            (Action::Restart, r) if *r != ExitReason::Destroyed => continue,
-            (_, ExitReason::Crash(_)) => return ExitCode::from(3),
-            _ => return ExitCode::SUCCESS,
+        match action {
+            Action::Restart => continue,
+            Action::Preserve => {
+                if let Some(s) = sup {
+                    s.wait_destroy();
+                }
+            }
+            Action::Destroy => {}
         }
+        return match reason {
+            ExitReason::Crash(_) => ExitCode::from(3),
+            _ => ExitCode::SUCCESS,
+        };
     }
+}
+
+/// Managed mode: record our pid, serve the control socket, log the console, and remove every
+/// trace of the VM from the run directory when it ends.
+fn managed(spec: &VmSpec, dir: &RunDir, id: u32, paused: bool) -> ExitCode {
+    let code = match managed_setup(dir, id, paused) {
+        Ok((sup, console, record)) => {
+            let make = || console.try_clone().map(|f| Box::new(f) as ConsoleOut);
+            // The pid goes in once the VM is built: the toolstack treats a recorded pid as
+            // "created", and before that a failure must still be reported as a failed create.
+            let ready = Box::new(|| dir.write(&record).map_err(|e| e.to_string()));
+            boot_loop(spec, make, Some(&sup), Some(ready), false)
+        }
+        Err(e) => {
+            eprintln!("rxl-kvm: {}: {e}", spec.name);
+            ExitCode::from(2)
+        }
+    };
+    dir.remove(id);
+    code
+}
+
+fn managed_setup(
+    dir: &RunDir,
+    id: u32,
+    paused: bool,
+) -> Result<(Arc<Supervisor>, File, VmRecord), String> {
+    let mut record = dir
+        .records()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| format!("domain id {id} is not reserved in {}", dir.root().display()))?;
+    record.pid = std::process::id();
+    let console_path = dir.console_path(id);
+    let console = File::options()
+        .create(true)
+        .append(true)
+        .open(&console_path)
+        .map_err(|e| format!("{}: {e}", console_path.display()))?;
+    let sock = dir.socket_path(id);
+    let _ = std::fs::remove_file(&sock);
+    let listener = UnixListener::bind(&sock).map_err(|e| format!("{}: {e}", sock.display()))?;
+    let sup = Supervisor::new(record.clone(), paused);
+    let s = sup.clone();
+    std::thread::Builder::new()
+        .name("control".into())
+        .spawn(move || server::serve(listener, s))
+        .map_err(|e| format!("control thread: {e}"))?;
+    Ok((sup, console, record))
 }

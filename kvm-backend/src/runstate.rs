@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, Once};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a VM stopped running.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "reason", content = "detail")]
 pub enum ExitReason {
     /// The guest powered off (ACPI S5 on the shutdown port).
@@ -50,7 +50,7 @@ pub struct ExitStats {
 }
 
 /// A point-in-time copy of [`ExitStats`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExitCounts {
     /// Port-I/O reads.
     pub io_in: u64,

@@ -1,0 +1,67 @@
+//! The per-VM control socket: a line-oriented request, a one-line JSON reply.
+//!
+//! Requests: `info`, `pause`, `resume`, `destroy`, `shutdown`, `reboot`. The server side runs
+//! inside the `rxl-kvm` process ([`server`]); the toolstack talks to it with [`client`].
+
+pub mod client;
+pub mod server;
+
+use serde::{Deserialize, Serialize};
+
+use crate::runstate::{ExitCounts, ExitReason};
+
+/// What the VM is doing, as `info` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Building or rebuilding the VM.
+    Booting,
+    /// vCPUs executing guest code.
+    Running,
+    /// vCPUs parked by `pause`.
+    Paused,
+    /// The guest shut down and `on_*=preserve` keeps it for inspection.
+    Shutdown,
+    /// The guest crashed and `on_crash=preserve` keeps it for inspection.
+    Crashed,
+    /// Being torn down.
+    Dying,
+}
+
+/// The `info` reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VmInfo {
+    /// Domain id.
+    pub id: u32,
+    /// Domain name.
+    pub name: String,
+    /// VMM process id.
+    pub pid: u32,
+    /// RAM in MiB.
+    pub memory_mib: u64,
+    /// vCPUs.
+    pub vcpus: u8,
+    /// Current phase.
+    pub phase: Phase,
+    /// How many times the guest was booted (reboots with on_reboot=restart add one).
+    pub boots: u32,
+    /// Why the last boot ended, if one did.
+    pub last_exit: Option<ExitReason>,
+    /// VM exits of the current boot.
+    pub exits: ExitCounts,
+    /// Seconds since the VMM started.
+    pub uptime_secs: f64,
+}
+
+/// A reply on the socket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    /// Whether the request succeeded.
+    pub ok: bool,
+    /// The failure, when `!ok`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// For `info`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<VmInfo>,
+}

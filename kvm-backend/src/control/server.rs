@@ -1,0 +1,257 @@
+//! The control server inside `rxl-kvm`: owns the VM's lifecycle across reboots (the
+//! [`Supervisor`]) and answers requests on the unix socket.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::{Phase, Reply, VmInfo};
+use crate::rundir::VmRecord;
+use crate::runstate::{ExitReason, RunControl};
+
+/// How long `pause` waits for every vCPU to park.
+const PAUSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest request line accepted.
+const MAX_REQUEST: usize = 256;
+
+struct State {
+    control: Option<Arc<RunControl>>,
+    phase: Phase,
+    boots: u32,
+    last_exit: Option<ExitReason>,
+    destroy: bool,
+    start_paused: bool,
+}
+
+/// Lifecycle state shared by the VMM's main loop and the control server.
+pub struct Supervisor {
+    record: VmRecord,
+    started: Instant,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Supervisor {
+    /// A supervisor for the VM `record` describes; with `start_paused` the first boot's vCPUs
+    /// wait for `resume` before running any guest code.
+    pub fn new(record: VmRecord, start_paused: bool) -> Arc<Supervisor> {
+        Arc::new(Supervisor {
+            record,
+            started: Instant::now(),
+            state: Mutex::new(State {
+                control: None,
+                phase: Phase::Booting,
+                boots: 0,
+                last_exit: None,
+                destroy: false,
+                start_paused,
+            }),
+            changed: Condvar::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Called before each boot with that boot's run control; false if a destroy came first.
+    pub fn booting(&self, control: Arc<RunControl>) -> bool {
+        let mut s = self.lock();
+        if s.destroy {
+            return false;
+        }
+        s.phase = if std::mem::take(&mut s.start_paused) && control.pause() {
+            Phase::Paused
+        } else {
+            Phase::Running
+        };
+        s.control = Some(control);
+        s.boots += 1;
+        true
+    }
+
+    /// Called when a boot ended.
+    pub fn stopped(&self, reason: &ExitReason) {
+        let mut s = self.lock();
+        s.last_exit = Some(reason.clone());
+        s.phase = match reason {
+            ExitReason::Crash(_) => Phase::Crashed,
+            ExitReason::Destroyed => Phase::Dying,
+            _ => Phase::Shutdown,
+        };
+    }
+
+    /// Blocks until `destroy` is requested (for `on_*=preserve`).
+    pub fn wait_destroy(&self) {
+        let mut s = self.lock();
+        while !s.destroy {
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Whether `destroy` was requested.
+    pub fn destroy_requested(&self) -> bool {
+        self.lock().destroy
+    }
+
+    /// Requests teardown: stops a running boot and releases a preserved VM.
+    pub fn destroy(&self) {
+        let mut s = self.lock();
+        s.destroy = true;
+        s.phase = Phase::Dying;
+        if let Some(c) = &s.control {
+            c.request_exit(ExitReason::Destroyed);
+        }
+        self.changed.notify_all();
+    }
+
+    /// The `info` reply.
+    pub fn info(&self) -> VmInfo {
+        let s = self.lock();
+        VmInfo {
+            id: self.record.id,
+            name: self.record.name.clone(),
+            pid: self.record.pid,
+            memory_mib: self.record.memory_mib,
+            vcpus: self.record.vcpus,
+            phase: s.phase,
+            boots: s.boots,
+            last_exit: s.last_exit.clone(),
+            exits: s
+                .control
+                .as_ref()
+                .map(|c| c.stats.snapshot())
+                .unwrap_or_default(),
+            uptime_secs: self.started.elapsed().as_secs_f64(),
+        }
+    }
+
+    fn running_control(&self) -> Result<Arc<RunControl>, String> {
+        let s = self.lock();
+        match (&s.control, s.phase) {
+            (Some(c), Phase::Running | Phase::Paused) => Ok(c.clone()),
+            (_, phase) => {
+                Err(format!("the domain is not running (it is {phase:?})").to_lowercase())
+            }
+        }
+    }
+
+    /// Serves one request line.
+    pub fn handle(&self, request: &str) -> Reply {
+        let result = match request.trim() {
+            "info" => {
+                return Reply {
+                    ok: true,
+                    error: None,
+                    info: Some(self.info()),
+                };
+            }
+            "pause" => self.running_control().and_then(|c| {
+                if c.pause_and_wait(PAUSE_TIMEOUT) {
+                    self.lock().phase = Phase::Paused;
+                    Ok(())
+                } else {
+                    c.resume();
+                    Err("the vCPUs did not stop within 2 s; the domain keeps running".into())
+                }
+            }),
+            "resume" => self.running_control().and_then(|c| {
+                if c.resume() {
+                    self.lock().phase = Phase::Running;
+                    Ok(())
+                } else {
+                    Err("the domain is stopping".into())
+                }
+            }),
+            "destroy" => {
+                self.destroy();
+                Ok(())
+            }
+            "shutdown" | "reboot" => Err(
+                "this guest has no ACPI power button on the KVM backend; the guest must power \
+                 off or reboot itself (or use `rxl destroy`)"
+                    .into(),
+            ),
+            other => Err(format!(
+                "unknown request '{}' (expected info, pause, resume, destroy, shutdown, reboot)",
+                other.chars().take(32).collect::<String>()
+            )),
+        };
+        match result {
+            Ok(()) => Reply {
+                ok: true,
+                error: None,
+                info: None,
+            },
+            Err(e) => Reply {
+                ok: false,
+                error: Some(e),
+                info: None,
+            },
+        }
+    }
+}
+
+/// Accepts connections on `listener` forever, one request per connection.
+pub fn serve(listener: UnixListener, sup: Arc<Supervisor>) {
+    for stream in listener.incoming() {
+        match stream {
+            Ok(s) => serve_one(s, &sup),
+            // A failed accept (e.g. EMFILE) only affects that client; keep serving.
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+fn serve_one(stream: UnixStream, sup: &Supervisor) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut line = String::new();
+    let mut reader = BufReader::new(&stream).take(MAX_REQUEST as u64);
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let reply = sup.handle(&line);
+    let mut out = serde_json::to_string(&reply).unwrap_or_else(|_| "{\"ok\":false}".into());
+    out.push('\n');
+    let _ = (&stream).write_all(out.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sup() -> Arc<Supervisor> {
+        Supervisor::new(
+            VmRecord {
+                id: 1,
+                name: "t".into(),
+                pid: 1,
+                memory_mib: 16,
+                vcpus: 1,
+            },
+            false,
+        )
+    }
+
+    #[test]
+    fn requests_before_boot_and_unknown_requests_fail_clearly() {
+        let s = sup();
+        let r = s.handle("pause\n");
+        assert!(!r.ok && r.error.unwrap().contains("not running"));
+        let r = s.handle("frobnicate");
+        assert!(!r.ok && r.error.unwrap().contains("unknown request 'frobnicate'"));
+        assert_eq!(s.handle("info").info.unwrap().phase, Phase::Booting);
+    }
+
+    #[test]
+    fn destroy_stops_the_current_boot_and_blocks_the_next() {
+        let s = sup();
+        let c = Arc::new(RunControl::default());
+        assert!(s.booting(c.clone()));
+        assert!(s.handle("destroy").ok);
+        assert_eq!(c.wait_exit(), ExitReason::Destroyed);
+        assert!(!s.booting(Arc::new(RunControl::default())));
+        s.wait_destroy();
+    }
+}

@@ -1,0 +1,179 @@
+//! The managed VMM on the real /dev/kvm through `KvmBackend`: state files, the control socket
+//! (info, pause, resume, destroy), on_* actions, dead-VMM reporting, and clean failure paths.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::guest;
+use rxl_hypervisor::{Backend, BackendError, CreateOptions, DomainId};
+use rxl_kvm::control::Phase;
+use rxl_kvm::rundir::RunDir;
+use rxl_kvm::{Action, KvmBackend, VmSpec};
+
+fn backend() -> (tempfile::TempDir, KvmBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path().join("kvm"));
+    let b = KvmBackend::new(run, PathBuf::from(env!("CARGO_BIN_EXE_rxl-kvm")));
+    (dir, b)
+}
+
+fn spec(name: &str, cmdline: &str) -> VmSpec {
+    let mut s = VmSpec::new(name, guest("pvh.elf"));
+    s.memory_mib = 16;
+    s.cmdline = cmdline.into();
+    s
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn console(b: &KvmBackend, id: DomainId) -> String {
+    std::fs::read_to_string(b.run_dir().console_path(id.0)).unwrap_or_default()
+}
+
+#[test]
+fn preserved_poweroff_is_listed_as_shutdown_until_destroyed() {
+    require_kvm!();
+    let (_d, b) = backend();
+    let mut s = spec("keep", "");
+    s.on_poweroff = Action::Preserve;
+    let id = b.create_spec(&s, &CreateOptions::default()).unwrap();
+    assert_eq!(b.lookup("keep").unwrap(), id);
+    assert_eq!(b.lookup(&id.to_string()).unwrap(), id);
+    wait_for("shutdown", || {
+        b.info(id)
+            .map(|i| i.phase == Phase::Shutdown)
+            .unwrap_or(false)
+    });
+    let list = b.list().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].name, "keep");
+    assert_eq!(list[0].state.to_string(), "---s--");
+    assert_eq!(list[0].mem_kib, 16 * 1024);
+    assert!(console(&b, id).contains("RXL-GUEST: power off"));
+    // A second domain with the same name is refused, and nothing of it is left behind.
+    let err = b.create_spec(&s, &CreateOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+    b.destroy(id).unwrap();
+    assert!(b.list().unwrap().is_empty());
+    assert!(matches!(
+        b.lookup("keep"),
+        Err(BackendError::NoSuchDomain(_))
+    ));
+}
+
+#[test]
+fn paused_create_runs_only_after_unpause_and_destroy_on_poweroff_cleans_up() {
+    require_kvm!();
+    let (_d, b) = backend();
+    let opts = CreateOptions {
+        paused: true,
+        console: false,
+    };
+    let id = b.create_spec(&spec("later", ""), &opts).unwrap();
+    let info = b.info(id).unwrap();
+    assert_eq!(info.phase, Phase::Paused);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(console(&b, id), "", "a paused guest must not run");
+    assert_eq!(b.list().unwrap()[0].state.to_string(), "--p---");
+    b.unpause(id).unwrap();
+    // on_poweroff=destroy: the VMM exits and removes its files.
+    wait_for("the VMM to exit", || b.list().unwrap().is_empty());
+    assert!(
+        std::fs::read_dir(b.run_dir().root())
+            .unwrap()
+            .next()
+            .is_none()
+    );
+}
+
+#[test]
+fn pause_resume_and_destroy_a_spinning_guest() {
+    require_kvm!();
+    let (_d, b) = backend();
+    let id = b
+        .create_spec(&spec("spinner", "spin"), &CreateOptions::default())
+        .unwrap();
+    wait_for("the guest to spin", || console(&b, id).contains("spinning"));
+    assert_eq!(b.list().unwrap()[0].state.to_string(), "r-----");
+    b.pause(id).unwrap();
+    assert_eq!(b.info(id).unwrap().phase, Phase::Paused);
+    b.unpause(id).unwrap();
+    assert_eq!(b.info(id).unwrap().phase, Phase::Running);
+    let err = b
+        .shutdown(id, rxl_hypervisor::ShutdownKind::Poweroff, false)
+        .unwrap_err();
+    assert!(err.to_string().contains("no ACPI power button"), "{err}");
+    let pid = b.run_dir().records().unwrap()[0].pid;
+    b.destroy(id).unwrap();
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z")
+    );
+    assert!(b.list().unwrap().is_empty());
+}
+
+#[test]
+fn reboot_with_restart_boots_again() {
+    require_kvm!();
+    let (_d, b) = backend();
+    let mut s = spec("bouncer", "reboot");
+    s.on_reboot = Action::Restart;
+    let id = b.create_spec(&s, &CreateOptions::default()).unwrap();
+    wait_for("three boots", || {
+        b.info(id).map(|i| i.boots >= 3).unwrap_or(false)
+    });
+    assert!(console(&b, id).matches("RXL-GUEST: reboot").count() >= 2);
+    b.destroy(id).unwrap();
+    assert!(b.list().unwrap().is_empty());
+}
+
+#[test]
+fn a_killed_vmm_is_reported_not_hidden() {
+    require_kvm!();
+    let (_d, b) = backend();
+    let id = b
+        .create_spec(&spec("victim", "spin"), &CreateOptions::default())
+        .unwrap();
+    let pid = b.run_dir().records().unwrap()[0].pid;
+    // SAFETY: killing the child VMM this test just started.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    wait_for("the kill to land", || {
+        let l = b.list().unwrap();
+        l.len() == 1 && l[0].state.crashed && l[0].state.dying
+    });
+    let l = b.list().unwrap();
+    assert_eq!(l[0].name, "victim");
+    assert_eq!(l[0].state.to_string(), "----cd");
+    b.destroy(id).unwrap();
+    assert!(b.list().unwrap().is_empty());
+}
+
+#[test]
+fn a_vmm_that_cannot_boot_reports_why_and_leaves_nothing() {
+    require_kvm!();
+    let (_d, b) = backend();
+    let s = VmSpec::new("broken", "/nonexistent/kernel.elf");
+    let err = b.create_spec(&s, &CreateOptions::default()).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("failed to start") && msg.contains("/nonexistent/kernel.elf"),
+        "{msg}"
+    );
+    assert!(b.list().unwrap().is_empty());
+    assert!(
+        std::fs::read_dir(b.run_dir().root())
+            .unwrap()
+            .next()
+            .is_none()
+    );
+}
