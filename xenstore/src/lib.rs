@@ -4,6 +4,7 @@
 //! The protocol follows Xen 4.17's `io/xs_wire.h` and `docs/misc/xenstore.txt`; see
 //! `docs/xenstore.md` for the design.
 
+pub mod cli;
 pub mod client;
 pub mod daemon;
 pub mod wire;

@@ -176,6 +176,13 @@ impl Client {
         Ok(rx)
     }
 
+    /// Registers a watch limited to `depth` levels below `path` (feature bit 4).
+    pub fn watch_depth(&self, path: &str, token: &str, depth: u32) -> Result<Receiver<WatchEvent>, ClientError> {
+        let rx = self.conn.watches().subscribe(token);
+        self.req(0, Request::Watch { path: path.into(), token: token.into(), depth: Some(depth) })?;
+        Ok(rx)
+    }
+
     /// Removes a watch.
     pub fn unwatch(&self, path: &str, token: &str) -> Result<(), ClientError> {
         self.req(0, Request::Unwatch { path: path.into(), token: token.into() })?;
