@@ -35,6 +35,9 @@ enum Verb {
     Grub(cmd::grub::GrubCmd),
     /// Show what this host can run (Xen, KVM), each missing piece with its fix.
     HostCheck(cmd::host_check::HostCheck),
+    /// Xen control verbs (info, list, pause, mem-set, ...), top-level as in xl.
+    #[command(flatten)]
+    Xen(cmd::xen::XenCmd),
     /// Write man pages and shell completions into a directory (used by the set-up command).
     #[command(name = "gen-docs", hide = true)]
     GenDocs(cmd::docs::GenDocs),
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Verb::Create(c) => cmd::create::run(c),
         Verb::Grub(c) => cmd::grub::run(c),
         Verb::HostCheck(c) => cmd::host_check::run(c),
+        Verb::Xen(c) => cmd::xen::run(c),
         Verb::GenDocs(c) => cmd::docs::run(c, Cli::command()),
     };
     match result {

@@ -1,1 +1,24 @@
-//! Xen control: hypercalls through /dev/xen/privcmd, domain control, builders.
+//! Xen control from dom0: hypercalls through `/dev/xen/privcmd`, domain control, and the
+//! xl-compatible control plane (`rxl info`, `list`, `pause`, `mem-set`, ...).
+//!
+//! Layers, bottom up:
+//! - [`sys`]: the Linux Xen devices (privcmd, hypercall buffers, evtchn, gntdev/gntalloc);
+//!   all `unsafe` code lives there, in small safe wrappers;
+//! - [`ctl`]: typed domctl/sysctl/xen_version calls with interface-version probing;
+//! - [`store`]: the xenstore requests the control verbs need;
+//! - [`control`]: the verbs' logic (name lookup, memory targets, vCPU online state);
+//! - [`report`]: xl's text formats, as pure functions;
+//! - [`backend`]: [`XenBackend`], the `rxl_hypervisor::Backend` for Xen.
+
+pub mod backend;
+pub mod control;
+pub mod ctl;
+pub mod error;
+pub mod report;
+pub mod store;
+pub mod sys;
+
+pub use backend::XenBackend;
+pub use control::Control;
+pub use ctl::Xen;
+pub use error::XenError;

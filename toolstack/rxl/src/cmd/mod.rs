@@ -5,6 +5,7 @@ pub mod create;
 pub mod docs;
 pub mod grub;
 pub mod host_check;
+pub mod xen;
 
 /// The error type verbs return: typed errors from the library crates, boxed at this top layer.
 pub type CmdResult = Result<std::process::ExitCode, Box<dyn std::error::Error + Send + Sync>>;

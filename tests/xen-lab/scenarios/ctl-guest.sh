@@ -1,0 +1,52 @@
+# rxl controls a running PV guest like xl: list/vcpu-list/uptime rows match xl's, rxl pause and
+# unpause show in xl list, rxl vcpu-pin shows in xl vcpu-list, rxl mem-set balloons the guest down
+# (xl list and xenstore agree), and rxl destroy removes it from Xen and xenstore.
+# xen-lab timeout: 400
+# xen-lab needs: rxl
+. /lab/lib.sh
+lab_need_toolstack
+lab_need_bin rxl
+
+lab_boot_guest /lab/guests/pv.cfg lab-pv PV 'cmdline="console=hvc0 rdinit=/init xenlab.hold"' \
+    || lab_fail "the PV guest did not come up"
+id=$(xl domid lab-pv)
+lab_eq "rxl domid lab-pv" "$(rxl domid lab-pv)" "$id"
+lab_eq "rxl domname $id" "$(rxl domname "$id")" lab-pv
+
+xl list > a.txt; rxl list > b.txt
+cat b.txt
+lab_eq "rxl list rows with a guest" "$(cut -c1-60 b.txt)" "$(cut -c1-60 a.txt)"
+lab_eq "rxl list lab-pv state" "$(rxl list lab-pv | awk 'NR == 2 { print $5 }' | tr -d r | tr b -)" \
+    "$(xl list lab-pv | awk 'NR == 2 { print $5 }' | tr -d r | tr b -)"
+
+rxl pause lab-pv || lab_bad "rxl pause failed"
+lab_eq "xl list after rxl pause" "$(xl list lab-pv | awk 'NR == 2 { print substr($5, 3, 1) }')" p
+lab_eq "rxl list after rxl pause" "$(rxl list lab-pv | awk 'NR == 2 { print substr($5, 3, 1) }')" p
+rxl unpause "$id" || lab_bad "rxl unpause failed"
+lab_eq "xl list after rxl unpause" "$(xl list lab-pv | awk 'NR == 2 { print substr($5, 3, 1) }')" -
+
+rxl vcpu-pin lab-pv 0 1 || lab_bad "rxl vcpu-pin failed"
+xl vcpu-list lab-pv > a.txt; rxl vcpu-list lab-pv > b.txt
+cat b.txt
+lab_eq "xl vcpu-list after rxl vcpu-pin lab-pv 0 1" "$(awk 'NR == 2 { print $(NF-2), $(NF-1), $NF }' a.txt)" "1 / all"
+lab_eq "rxl vcpu-list = xl vcpu-list (affinity)" "$(awk 'NR == 2 { print $1, $2, $3, $(NF-2), $(NF-1), $NF }' b.txt)" \
+    "$(awk 'NR == 2 { print $1, $2, $3, $(NF-2), $(NF-1), $NF }' a.txt)"
+
+xl uptime lab-pv > a.txt; rxl uptime lab-pv > b.txt
+cat b.txt
+lab_eq "rxl uptime names" "$(awk '{ print $1, $2 }' b.txt)" "$(awk '{ print $1, $2 }' a.txt)"
+
+# Balloon the guest from 128 MiB to 100 MiB.
+out=$(rxl mem-set lab-pv 100 --wait 60) || lab_bad "rxl mem-set lab-pv 100 failed"
+echo "$out"
+lab_eq "memory/target after rxl mem-set" "$(xenstore-read /local/domain/$id/memory/target)" 102400
+case "$out" in *", reached: "*) lab_ok "rxl mem-set reports the target reached";; *) lab_bad "rxl mem-set: $out";; esac
+mem=$(xl list lab-pv | awk 'NR == 2 { print $3 }')
+if [ "$mem" -ge 96 ] && [ "$mem" -le 104 ]; then lab_ok "xl list shows lab-pv at $mem MiB"; else lab_bad "xl list shows lab-pv at '$mem' MiB, want ~100"; fi
+lab_eq "rxl list Mem = xl list Mem" "$(rxl list lab-pv | awk 'NR == 2 { print $3 }')" "$mem"
+
+rxl destroy lab-pv || lab_bad "rxl destroy failed"
+if lab_wait_gone lab-pv 30; then lab_ok "lab-pv is gone after rxl destroy"; else lab_bad "lab-pv still listed"; fi
+if xenstore-read "/local/domain/$id/name" > /dev/null 2>&1; then lab_bad "/local/domain/$id survived rxl destroy"; else lab_ok "/local/domain/$id removed"; fi
+lab_eq "rxl list rows after destroy" "$(rxl list | wc -l)" 2
+lab_done
