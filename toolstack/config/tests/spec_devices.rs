@@ -43,6 +43,11 @@ fn spec_pci_forms() {
             "name=gpu0,permissive=1",
             json!({"name": "gpu0", "permissive": true}),
         ),
+        // An empty value means "the default" (xl-pci-configuration(5)).
+        (
+            "03:00.0,permissive=,seize=0",
+            json!({"bus": 3, "vfunc_mask": 1, "seize": false}),
+        ),
     ];
     for (text, want) in ok {
         let got = spec::pci::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));

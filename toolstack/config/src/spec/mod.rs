@@ -13,6 +13,12 @@
 //!   libxl's IDL as `xl -N` prints it (default-valued fields omitted), so rxl's
 //!   dry-run output can be diffed against real xl.
 //!
+//! Why hand-written rather than nom: the disk grammar is defined by a flex scanner
+//! whose rule precedence (longest match counting trailing context, then rule
+//! order) has to be reproduced exactly, which is a table of match lengths rather
+//! than a combinator chain; the other grammars are comma splits with per-key
+//! value checks, where nom would add nothing but a dependency in the signatures.
+//!
 //! Public API (stable; the config parser calls these):
 //!
 //! | grammar | function | value |

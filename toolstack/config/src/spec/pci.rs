@@ -289,15 +289,19 @@ pub fn parse(spec: &str) -> Result<Parsed<PciSpec>, SpecError> {
         match key {
             "bdf" => pci.bdf = Some(parse_bdf(v).map_err(|e| e.rebase(spec, at))?),
             "vslot" => pci.vdevfn = Some(parse_vslot(spec, at, v)?),
-            "permissive" => {
-                pci.permissive = Some(fields::atoi_bool(SpecKind::Pci, spec, at, key, v)?);
-            }
-            "msitranslate" => {
-                pci.msitranslate = Some(fields::atoi_bool(SpecKind::Pci, spec, at, key, v)?);
-            }
-            "seize" => pci.seize = Some(fields::atoi_bool(SpecKind::Pci, spec, at, key, v)?),
-            "power_mgmt" => {
-                pci.power_mgmt = Some(fields::atoi_bool(SpecKind::Pci, spec, at, key, v)?);
+            "permissive" | "msitranslate" | "seize" | "power_mgmt" => {
+                // xl-pci-configuration(5): an empty value means "the default".
+                let b = if v.is_empty() {
+                    None
+                } else {
+                    Some(fields::atoi_bool(SpecKind::Pci, spec, at, key, v)?)
+                };
+                *match key {
+                    "permissive" => &mut pci.permissive,
+                    "msitranslate" => &mut pci.msitranslate,
+                    "seize" => &mut pci.seize,
+                    _ => &mut pci.power_mgmt,
+                } = b;
             }
             "rdm_policy" => {
                 pci.rdm_policy = Some(match v {
