@@ -40,7 +40,7 @@ struct Args {
     #[arg(long = "disk")]
     disks: Vec<String>,
     /// Guest name.
-    #[arg(long, default_value = "rxl-kvm")]
+    #[arg(long, default_value = "guest")]
     name: String,
     /// Print the exit reason and exit counts as JSON on stderr when the VM stops.
     #[arg(long)]
