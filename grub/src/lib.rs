@@ -5,6 +5,7 @@
 //!   (reusable by `rxl dom0-mem`);
 //! - [`xen_cmdline`]: splitting and validating a Xen command line option by option;
 
+pub mod apply;
 pub mod atomic;
 pub mod boot;
 pub mod defaults;
@@ -13,6 +14,7 @@ pub mod dom0_mem;
 pub mod edit;
 pub mod grub_cfg;
 pub mod running;
+pub mod status;
 pub mod vars;
 pub mod xen_cmdline;
 pub mod xen_size;

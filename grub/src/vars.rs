@@ -249,15 +249,14 @@ impl<'a> Lexer<'a> {
                 match t {
                     "if" | "case" | "for" | "while" | "until" | "{" | "(" => depth += 1,
                     "fi" | "esac" | "done" | "}" | ")" => depth = depth.saturating_sub(1),
+                    // A function definition; its body's `{` counts when it is on this line
+                    // (on the next line it is a command of its own).
                     _ if words
                         .get(1)
-                        .is_some_and(|w| &self.text[w.span.clone()] == "()") =>
+                        .is_some_and(|w| &self.text[w.span.clone()] == "()")
+                        && words.iter().any(|w| &self.text[w.span.clone()] == "{") =>
                     {
-                        // A function definition; its body's `{` counts when it is on this line
-                        // (on the next line it is a command of its own).
-                        if words.iter().any(|w| &self.text[w.span.clone()] == "{") {
-                            depth += 1;
-                        }
+                        depth += 1;
                     }
                     _ => {}
                 }

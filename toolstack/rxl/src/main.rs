@@ -31,8 +31,7 @@ enum Verb {
     /// Create a domain from an xl.cfg file (`--dry-run` prints libxl's JSON, like `xl -N create`).
     Create(cmd::create::CreateArgs),
     /// Install Xen as the boot default with dom0 memory limits.
-    #[command(subcommand)]
-    Grub(cmd::grub::GrubCmd),
+    Grub(cmd::grub::GrubArgs),
     /// Show what this host can run (Xen, KVM), each missing piece with its fix.
     HostCheck(cmd::host_check::HostCheck),
     /// Xen control verbs (info, list, pause, mem-set, ...), top-level as in xl.

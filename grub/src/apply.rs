@@ -1,0 +1,287 @@
+//! `rxl grub apply`: regenerate `grub.cfg` with the distribution's own generator, check it, and
+//! only then replace the old one.
+//!
+//! The generator writes into a temporary file next to `grub.cfg` (so the final rename is atomic
+//! on the same filesystem). The result must pass `grub-script-check` and contain a Xen entry whose
+//! hypervisor line carries every argument of `GRUB_CMDLINE_XEN` and `GRUB_CMDLINE_XEN_DEFAULT`
+//! and loads a dom0 kernel. Any failure removes the temporary file and leaves `grub.cfg` alone.
+//! For another root (`--root`), the generator runs in it with `chroot`, because `grub-mkconfig`
+//! has `/etc` and `grub-probe` compiled in.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::atomic::{self, WriteError};
+use crate::boot;
+use crate::defaults::{Defaults, DefaultsError};
+use crate::distro::{self, Layout};
+use crate::edit::{CMDLINE_XEN, CMDLINE_XEN_DEFAULT};
+use crate::grub_cfg::GrubCfg;
+use crate::xen_cmdline::XenCmdline;
+
+/// Why `apply` did not replace `grub.cfg`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A tool is missing.
+    #[error(
+        "{tool} not found in {root} (looked in /usr/sbin, /usr/bin, /sbin, /bin); install the distribution's GRUB package (grub-common / grub2-tools)"
+    )]
+    ToolMissing {
+        /// The tool.
+        tool: &'static str,
+        /// The root searched.
+        root: PathBuf,
+    },
+    /// A tool could not be started or failed.
+    #[error("{tool} failed ({status}): {stderr}; {path} was left unchanged")]
+    ToolFailed {
+        /// The command.
+        tool: String,
+        /// Its exit status.
+        status: String,
+        /// The end of its error output.
+        stderr: String,
+        /// The grub.cfg kept.
+        path: PathBuf,
+    },
+    /// The generated file lacks what we configured.
+    #[error("the regenerated configuration {problem}; {path} was left unchanged ({hint})")]
+    Check {
+        /// What is wrong.
+        problem: String,
+        /// The grub.cfg kept.
+        path: PathBuf,
+        /// What to do.
+        hint: String,
+    },
+    /// Reading the defaults failed.
+    #[error(transparent)]
+    Defaults(#[from] DefaultsError),
+    /// Writing failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+/// What `apply` did (or would do with `--dry-run`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ApplyReport {
+    /// The grub.cfg (replaced, or that would be replaced).
+    pub grub_cfg: PathBuf,
+    /// The backup of the previous one, if there was one.
+    pub backup: Option<PathBuf>,
+    /// Title of the Xen entry found with our arguments.
+    pub xen_entry: String,
+    /// Its hypervisor command line.
+    pub xen_line: String,
+    /// The entry booted by default, if it could be resolved.
+    pub default_entry: Option<String>,
+    /// Whether that default is a Xen entry.
+    pub default_is_xen: bool,
+    /// Remarks (e.g. the Debian `.efi` duplicate, generator warnings).
+    pub warnings: Vec<String>,
+    /// Unified diff between the old and new grub.cfg (only filled for `--dry-run`).
+    pub diff: Option<String>,
+}
+
+/// Removes the temporary file unless it was renamed into place.
+struct TempGuard(PathBuf);
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// Regenerates, checks, and (unless `dry_run`) installs `grub.cfg` for `root`.
+pub fn apply(root: &Path, layout: &Layout, dry_run: bool) -> Result<ApplyReport, ApplyError> {
+    let in_root = root != Path::new("/");
+    let cfg_rel = Path::new("/").join(&layout.grub_cfg);
+    let cfg_path = root.join(&layout.grub_cfg);
+    let dir = cfg_path.parent().unwrap_or(root).to_owned();
+    fs::create_dir_all(&dir).map_err(|source| WriteError {
+        path: dir.clone(),
+        op: "create",
+        source,
+    })?;
+    let tmp_name = format!(".grub.cfg.rxl-{}", std::process::id());
+    let tmp_rel = cfg_rel.with_file_name(&tmp_name);
+    let tmp_path = dir.join(&tmp_name);
+    let guard = TempGuard(tmp_path.clone());
+
+    let mkconfig = distro::find_tool(root, layout.mkconfig).ok_or(ApplyError::ToolMissing {
+        tool: layout.mkconfig,
+        root: root.to_owned(),
+    })?;
+    let mut warnings = Vec::new();
+    let stderr = run(
+        root,
+        in_root,
+        &mkconfig,
+        &[Path::new("-o"), &tmp_rel],
+        &cfg_path,
+    )?;
+    warnings.extend(
+        stderr
+            .lines()
+            .filter(|l| l.contains("arning"))
+            .map(str::to_owned),
+    );
+
+    let check = distro::find_tool(root, layout.script_check)
+        .or_else(|| distro::find_tool(root, "grub-script-check"))
+        .ok_or(ApplyError::ToolMissing {
+            tool: layout.script_check,
+            root: root.to_owned(),
+        })?;
+    run(root, in_root, &check, &[&tmp_rel], &cfg_path)?;
+
+    let text = fs::read_to_string(&tmp_path).map_err(|source| WriteError {
+        path: tmp_path.clone(),
+        op: "read",
+        source,
+    })?;
+    let cfg = GrubCfg::parse(&text);
+    let defaults = Defaults::load(root)?;
+    let (eff, _) = defaults.effective(&[CMDLINE_XEN, CMDLINE_XEN_DEFAULT])?;
+    let ours = format!(
+        "{} {}",
+        eff[CMDLINE_XEN].clone().unwrap_or_default(),
+        eff[CMDLINE_XEN_DEFAULT].clone().unwrap_or_default()
+    );
+    let wanted: Vec<String> = XenCmdline::parse(&ours)
+        .args
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let check_fail = |problem: String, hint: &str| ApplyError::Check {
+        problem,
+        path: cfg_path.clone(),
+        hint: hint.to_owned(),
+    };
+    let xen_entry = cfg
+        .entries
+        .iter()
+        .filter(|e| e.modules().first().is_some_and(|m| m.words.iter().any(|w| w.contains("vmlinu"))))
+        .find(|e| e.xen().is_some_and(|x| wanted.iter().all(|w| x.words.contains(w))))
+        .ok_or_else(|| {
+            let (images, kernels) = (boot::xen_images(root), boot::kernels(root));
+            let dom0 = kernels.iter().filter(|k| k.dom0_capable).count();
+            check_fail(
+                format!("has no Xen entry loading a dom0 kernel with the arguments \"{}\"", wanted.join(" ")),
+                &format!(
+                    "found {} Xen image(s) and {dom0} kernel(s) with CONFIG_XEN_DOM0=y in {}/boot; 20_linux_xen needs both",
+                    images.len(),
+                    root.display()
+                ),
+            )
+        })?;
+    let xen_line = xen_entry
+        .xen()
+        .map(|x| x.words.join(" "))
+        .unwrap_or_default();
+
+    let default_name = match cfg.default.as_deref() {
+        Some("${saved_entry}") => saved_entry(root, layout),
+        other => other.map(str::to_owned),
+    };
+    let default = default_name.as_deref().and_then(|d| cfg.find(d));
+    if default.is_none() {
+        warnings.push(format!(
+            "the default entry {:?} is not in the regenerated menu, so GRUB will boot the first entry; run `rxl grub set-default xen`",
+            default_name.unwrap_or_default()
+        ));
+    }
+    if boot::xen_images(root).iter().any(|i| i.efi) {
+        warnings.push(
+            "Debian's xen-*.efi in /boot also gets a (non-working) multiboot2 menu entry; harmless, but do not choose it"
+                .to_owned(),
+        );
+    }
+    let mut report = ApplyReport {
+        grub_cfg: cfg_path.clone(),
+        backup: None,
+        xen_entry: xen_entry.title.clone(),
+        xen_line,
+        default_entry: default.map(|e| e.title.clone()),
+        default_is_xen: default.is_some_and(|e| e.xen().is_some()),
+        warnings,
+        diff: None,
+    };
+    let old = atomic::read_optional(&cfg_path)?;
+    if dry_run {
+        report.diff = Some(
+            atomic::FileChange {
+                path: cfg_path.clone(),
+                old,
+                new: text,
+            }
+            .diff(),
+        );
+        return Ok(report);
+    }
+    if let Some(old) = old {
+        let bak = atomic::backup_path(&cfg_path);
+        atomic::replace(&bak, atomic::stage(&bak, &old)?)?;
+        report.backup = Some(bak);
+    }
+    fs::rename(&tmp_path, &cfg_path).map_err(|source| WriteError {
+        path: cfg_path.clone(),
+        op: "rename into place",
+        source,
+    })?;
+    std::mem::forget(guard);
+    fs::File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| WriteError {
+            path: dir.clone(),
+            op: "fsync",
+            source,
+        })?;
+    Ok(report)
+}
+
+/// Runs a tool of the root (through chroot for another root); returns its stderr.
+fn run(
+    root: &Path,
+    in_root: bool,
+    tool: &Path,
+    args: &[&Path],
+    keep: &Path,
+) -> Result<String, ApplyError> {
+    let mut cmd = if in_root {
+        let mut c = Command::new("chroot");
+        c.arg(root).arg(tool);
+        c
+    } else {
+        Command::new(tool)
+    };
+    cmd.args(args).env("LC_ALL", "C");
+    let name = tool.display().to_string();
+    let out = cmd.output().map_err(|e| ApplyError::ToolFailed {
+        tool: name.clone(),
+        status: "not started".into(),
+        stderr: e.to_string(),
+        path: keep.to_owned(),
+    })?;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() {
+        let tail: Vec<&str> = stderr.lines().rev().take(6).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(ApplyError::ToolFailed {
+            tool: name,
+            status: out.status.to_string(),
+            stderr: tail.join(" | "),
+            path: keep.to_owned(),
+        });
+    }
+    Ok(stderr)
+}
+
+/// `saved_entry` from the root's grubenv.
+pub fn saved_entry(root: &Path, layout: &Layout) -> Option<String> {
+    let env = fs::read_to_string(root.join(&layout.grubenv)).ok()?;
+    env.lines()
+        .find_map(|l| l.strip_prefix("saved_entry="))
+        .map(str::to_owned)
+}
