@@ -125,7 +125,7 @@ impl DomainConfig {
         if !sched.is_empty() {
             b.insert("sched_params".into(), Json::Object(sched));
         }
-        put(&mut b, "kernel", self.boot.kernel.as_ref());
+        put(&mut b, "kernel", self.kernel());
         put(&mut b, "cmdline", self.boot.effective_cmdline());
         put(&mut b, "ramdisk", self.boot.ramdisk.as_ref());
         put_bool(&mut b, "acpi", self.hvm.acpi);
@@ -194,18 +194,26 @@ impl DomainConfig {
 
     fn pv_json(&self) -> Obj {
         let mut pv = Obj::new();
-        let fw_kernel = match self.boot.firmware.as_deref() {
-            Some("pvgrub32") => Some("/usr/lib/xen/boot/pv-grub-x86_32.gz"),
-            Some("pvgrub64") => Some("/usr/lib/xen/boot/pv-grub-x86_64.gz"),
-            _ => None,
-        };
         put(&mut pv, "bootloader", self.boot.bootloader.as_ref());
         put_list(&mut pv, "bootloader_args", &self.boot.bootloader_args);
         put_bool(&mut pv, "e820_host", self.e820_host);
-        if self.boot.kernel.is_none() {
-            put(&mut pv, "kernel", fw_kernel);
-        }
         pv
+    }
+
+    /// The kernel libxl gets: `kernel`, or for a PV guest with `firmware = "pvgrub32|64"` the
+    /// PV-GRUB image xl substitutes (Debian's path).
+    fn kernel(&self) -> Option<&str> {
+        if let Some(k) = &self.boot.kernel {
+            return Some(k);
+        }
+        if self.effective_type() != GuestType::Pv {
+            return None;
+        }
+        match self.boot.firmware.as_deref() {
+            Some("pvgrub32") => Some("/usr/lib/xen/boot/pv-grub-x86_32.gz"),
+            Some("pvgrub64") => Some("/usr/lib/xen/boot/pv-grub-x86_64.gz"),
+            _ => None,
+        }
     }
 
     fn hvm_json(&self) -> Obj {

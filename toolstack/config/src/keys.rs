@@ -179,7 +179,6 @@ pub const DEPRECATED: &[(&str, &str)] = &[
     ("device_model", "device_model_override"),
     ("vif2", "vif (netchannel2 is gone)"),
     ("altp2mhvm", "altp2m"),
-    ("usbdevice", "usbctrl and usbdev"),
 ];
 
 /// xm-era keys still found in real files; xl ignores them.

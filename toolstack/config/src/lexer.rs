@@ -269,7 +269,7 @@ fn lexical_error<'a>(src: &Source, start: usize, rest: &'a str, out: &mut Lexed)
         .find([' ', '\t', '\n'])
         .unwrap_or(rest.len())
         .max(c.len_utf8());
-    let found = &rest[..skip];
+    let found = if c == '\r' { "\\r" } else { &rest[..skip] };
     let hint = match (prev, c) {
         (_, '\r') => "a lone carriage return; use Unix line endings".to_string(),
         (Some(TokenKind::Number), c) if c.is_ascii_alphanumeric() => {

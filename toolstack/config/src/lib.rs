@@ -117,9 +117,17 @@ pub fn parse_str_with_overrides(
     }
     let mut reader = reader::Reader::new(&settings, name.clone());
     let config = DomainConfig::from_settings(&mut reader, &settings);
+    // Create-time checks build on the values read; after a bad value they would only add noise
+    // (an invalid `type` would be checked as PV), so they run on a clean read only.
+    let read_ok = !reader.diags.iter().any(Diagnostic::is_error);
     diags.append(&mut reader.diags);
     diags.extend(key_diagnostics(&settings, &reader.used));
-    for problem in config.validate() {
+    let problems = if read_ok {
+        config.validate()
+    } else {
+        Vec::new()
+    };
+    for problem in problems {
         let span = problem
             .key
             .and_then(|k| settings.get(k))
