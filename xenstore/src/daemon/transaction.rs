@@ -32,6 +32,9 @@ struct Pending {
 pub struct Transaction {
     overlay: HashMap<String, Pending>,
     reads: HashMap<String, Option<u64>>,
+    /// Nodes as first read: later reads in the transaction see the same state even if
+    /// the node changes outside meanwhile (the commit then fails).
+    seen: HashMap<String, Option<Node>>,
     events: Vec<Change>,
     owner_delta: HashMap<u32, isize>,
     deletes: bool,
@@ -73,10 +76,15 @@ impl View<'_> {
                 if txn.deletes && path::ancestors(p).iter().any(|a| matches!(txn.overlay.get(*a), Some(Pending { node: None, .. }))) {
                     return None;
                 }
-                if record {
-                    txn.reads.entry(p.to_string()).or_insert_with(|| store.generation(p));
+                if txn.seen.contains_key(p) {
+                    return txn.seen.get(p).and_then(Option::as_ref);
                 }
-                store.get(p)
+                if !record {
+                    return store.get(p);
+                }
+                txn.reads.insert(p.to_string(), store.generation(p));
+                txn.seen.insert(p.to_string(), store.get(p).cloned());
+                txn.seen.get(p).and_then(Option::as_ref)
             }
         }
     }
@@ -288,6 +296,20 @@ mod tests {
         write(&s, &mut t2, "/a", "y");
         commit(&mut s, t1).unwrap();
         assert_eq!(commit(&mut s, t2).unwrap_err(), XsErrno::EAGAIN);
+    }
+
+    #[test]
+    fn reads_repeat_inside_a_transaction() {
+        // test-xenstore's "ta err": a node changed outside still reads as first seen.
+        let mut s = store_with(&[("/a", "a")]);
+        let mut t = Transaction::default();
+        assert_eq!(read(&s, &mut t, "/a").unwrap(), b"a");
+        s.upsert("/a", Some(b"b".to_vec()), None);
+        assert_eq!(read(&s, &mut t, "/a").unwrap(), b"a");
+        write(&s, &mut t, "/a", "c");
+        assert_eq!(read(&s, &mut t, "/a").unwrap(), b"c");
+        assert_eq!(commit(&mut s, t).unwrap_err(), XsErrno::EAGAIN);
+        assert_eq!(s.get("/a").unwrap().value, b"b");
     }
 
     #[test]
