@@ -61,7 +61,10 @@ impl Backend for XenBackend {
     }
 
     fn list(&self) -> Result<Vec<DomainSummary>, BackendError> {
-        let doms = self.ctl.named_domains(None).map_err(wrap("listing domains"))?;
+        let doms = self
+            .ctl
+            .named_domains(None)
+            .map_err(wrap("listing domains"))?;
         Ok(doms
             .into_iter()
             .map(|d| {
@@ -112,7 +115,10 @@ impl Backend for XenBackend {
             ShutdownKind::Poweroff => "poweroff",
             ShutdownKind::Reboot => "reboot",
         };
-        self.ctl.xen().domain_info(id.0).map_err(wrap("shutting down"))?;
+        self.ctl
+            .xen()
+            .domain_info(id.0)
+            .map_err(wrap("shutting down"))?;
         self.ctl
             .with_store(|s| s.write(&format!("/local/domain/{}/control/shutdown", id.0), word))
             .map_err(wrap("asking the guest to shut down"))?;
@@ -125,11 +131,13 @@ impl Backend for XenBackend {
                 Err(XenError::NoSuchDomain(_)) => return Ok(()),
                 Ok(i) if i.shutdown.is_some() || i.dying => return Ok(()),
                 Ok(_) if start.elapsed() > Duration::from_secs(300) => {
-                    return Err(wrap("waiting for the shutdown")(XenError::Protocol(format!(
-                        "domain {} did not shut down within 300 s (does its kernel watch \
+                    return Err(wrap("waiting for the shutdown")(XenError::Protocol(
+                        format!(
+                            "domain {} did not shut down within 300 s (does its kernel watch \
                          control/shutdown?)",
-                        id.0
-                    ))));
+                            id.0
+                        ),
+                    )));
                 }
                 Ok(_) => std::thread::sleep(Duration::from_millis(200)),
                 Err(e) => return Err(wrap("waiting for the shutdown")(e)),

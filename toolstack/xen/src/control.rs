@@ -151,7 +151,9 @@ impl Control {
             .with_store(|s| s.read(&path(domid, "vm")))
             .unwrap_or(None);
         self.xen.destroy_domain(domid)?;
-        let backends = ["vbd", "vif", "console", "vkbd", "vfb", "qdisk", "9pfs", "pci"];
+        let backends = [
+            "vbd", "vif", "console", "vkbd", "vfb", "qdisk", "9pfs", "pci",
+        ];
         self.with_store(|s| {
             for kind in backends {
                 s.remove(&format!("/local/domain/0/backend/{kind}/{domid}"))?;
@@ -207,7 +209,12 @@ impl Control {
 
     /// `mem-set`: sets the balloon target (and the hypervisor ceiling, as xl's enforce mode
     /// does), then waits up to `wait` for the domain to get there.
-    pub fn mem_set(&self, domid: u32, target_kib: u64, wait: Duration) -> Result<MemSetOutcome, XenError> {
+    pub fn mem_set(
+        &self,
+        domid: u32,
+        target_kib: u64,
+        wait: Duration,
+    ) -> Result<MemSetOutcome, XenError> {
         let before = self.xen.domain_info(domid)?;
         let (_, static_max) = self.memory_nodes(domid)?;
         let videoram = self
@@ -235,7 +242,10 @@ impl Control {
         let uuid = before.uuid_string();
         self.with_store(|s| {
             s.write(&path(domid, "memory/target"), &new_target.to_string())?;
-            s.write(&format!("/vm/{uuid}/memory"), &(new_target / 1024).to_string())
+            s.write(
+                &format!("/vm/{uuid}/memory"),
+                &(new_target / 1024).to_string(),
+            )
         })?;
         let (reached_kib, reached, waited) = self.wait_for_target(domid, new_target, wait)?;
         Ok(MemSetOutcome {

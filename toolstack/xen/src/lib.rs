@@ -13,6 +13,7 @@
 pub mod backend;
 pub mod control;
 pub mod ctl;
+pub mod dom0_mem;
 pub mod error;
 pub mod report;
 pub mod store;

@@ -72,7 +72,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("req_id", &self.req_id).finish()
+        f.debug_struct("Store")
+            .field("req_id", &self.req_id)
+            .finish()
     }
 }
 

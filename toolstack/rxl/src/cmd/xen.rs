@@ -146,6 +146,16 @@ pub enum XenCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// dom0's memory: boot-time dom0_mem, xl.conf autoballoon, balloon target and current
+    /// size, with warnings where they contradict.
+    #[command(name = "dom0-mem")]
+    Dom0Mem {
+        /// The xl.conf to read autoballoon from.
+        #[arg(long, default_value = rxl_xen::dom0_mem::XL_CONF)]
+        xl_conf: std::path::PathBuf,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// How long domains have run.
     Uptime {
         /// Short form (like uptime(1)).
@@ -364,6 +374,13 @@ pub fn run(cmd: XenCmd) -> CmdResult {
             }
         }
         XenCmd::Uptime { short, doms, out } => return uptime_verb(&ctl, short, &doms, out.json),
+        XenCmd::Dom0Mem { xl_conf, out } => {
+            let r = rxl_xen::dom0_mem::assess(rxl_xen::dom0_mem::gather(&ctl, &xl_conf)?);
+            if out.json {
+                return json(&r);
+            }
+            print!("{}", rxl_xen::dom0_mem::render(&r));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -129,7 +129,14 @@ impl DomainInfo {
         let h = |r: std::ops::Range<usize>| -> String {
             self.uuid[r].iter().map(|b| format!("{b:02x}")).collect()
         };
-        format!("{}-{}-{}-{}-{}", h(0..4), h(4..6), h(6..8), h(8..10), h(10..16))
+        format!(
+            "{}-{}-{}-{}-{}",
+            h(0..4),
+            h(4..6),
+            h(6..8),
+            h(8..10),
+            h(10..16)
+        )
     }
 
     /// Decodes Xen's struct.
@@ -191,9 +198,8 @@ impl Xen {
         let mut out = Vec::new();
         let mut first: u32 = 0;
         loop {
-            let first_domain = u16::try_from(first).map_err(|_| {
-                XenError::Protocol(format!("domain list runs past id {first}"))
-            })?;
+            let first_domain = u16::try_from(first)
+                .map_err(|_| XenError::Protocol(format!("domain list runs past id {first}")))?;
             let addr = buf.addr();
             let s = self.sysctl(
                 "sysctl getdomaininfolist",
@@ -243,8 +249,7 @@ impl Xen {
     /// (EAGAIN/ERESTART, as libxc's `xc_domain_destroy` does).
     pub fn destroy_domain(&self, domid: u32) -> Result<(), XenError> {
         loop {
-            match self.simple_domctl("domctl destroydomain", xs::XEN_DOMCTL_destroydomain, domid)
-            {
+            match self.simple_domctl("domctl destroydomain", xs::XEN_DOMCTL_destroydomain, domid) {
                 Err(e) if matches!(e.errno(), Some(libc::EAGAIN) | Some(85 /* ERESTART */)) => {
                     continue;
                 }

@@ -131,17 +131,27 @@ pub fn scheduler_name(id: u32) -> &'static str {
 }
 
 impl Xen {
-    fn xen_version_op(&self, name: &'static str, cmd: u32, len: usize) -> Result<(i64, Vec<u8>), XenError> {
+    fn xen_version_op(
+        &self,
+        name: &'static str,
+        cmd: u32,
+        len: usize,
+    ) -> Result<(i64, Vec<u8>), XenError> {
         let buf = self.buffer(len.max(1))?;
         let addr = if len == 0 { 0 } else { buf.addr() };
-        let rc = self.hypercall(name, xs::__HYPERVISOR_xen_version, [u64::from(cmd), addr, 0, 0, 0])?;
+        let rc = self.hypercall(
+            name,
+            xs::__HYPERVISOR_xen_version,
+            [u64::from(cmd), addr, 0, 0, 0],
+        )?;
         Ok((rc, buf.bytes()[..len].to_vec()))
     }
 
     /// The hypervisor version.
     pub fn version(&self) -> Result<XenVersion, XenError> {
         let (v, _) = self.xen_version_op("xen_version version", xs::XENVER_version, 0)?;
-        let (_, extra) = self.xen_version_op("xen_version extraversion", xs::XENVER_extraversion, 16)?;
+        let (_, extra) =
+            self.xen_version_op("xen_version extraversion", xs::XENVER_extraversion, 16)?;
         Ok(XenVersion {
             major: (v >> 16) as u32,
             minor: (v & 0xffff) as u32,
@@ -155,7 +165,8 @@ impl Xen {
         let text = |name, cmd, len| -> Result<String, XenError> {
             Ok(c_string(&self.xen_version_op(name, cmd, len)?.1))
         };
-        let (_, ci) = self.xen_version_op("xen_version compile_info", xs::XENVER_compile_info, 144)?;
+        let (_, ci) =
+            self.xen_version_op("xen_version compile_info", xs::XENVER_compile_info, 144)?;
         let (pagesize, _) = self.xen_version_op("xen_version pagesize", xs::XENVER_pagesize, 0)?;
         let (_, pp) = self.xen_version_op(
             "xen_version platform_parameters",
@@ -190,10 +201,15 @@ impl Xen {
         match rc {
             Ok(n) if n > 0 => {
                 let n = usize::try_from(n).unwrap_or(0).min(LEN as usize);
-                Ok(buf.bytes()[4..4 + n].iter().map(|b| format!("{b:02x}")).collect())
+                Ok(buf.bytes()[4..4 + n]
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect())
             }
             Ok(_) => Ok(String::new()),
-            Err(e) if matches!(e.errno(), Some(libc::EPERM) | Some(libc::ENODATA)) => Ok(String::new()),
+            Err(e) if matches!(e.errno(), Some(libc::EPERM) | Some(libc::ENODATA)) => {
+                Ok(String::new())
+            }
             Err(e) => Err(e),
         }
     }
@@ -203,8 +219,12 @@ impl Xen {
         let s = self.sysctl("sysctl physinfo", xs::XEN_SYSCTL_physinfo, |_| {})?;
         let p: xs::xen_sysctl_physinfo = arm(&s.u);
         let sharing = |cmd, name| {
-            self.hypercall(name, xs::__HYPERVISOR_memory_op, [u64::from(cmd), 0, 0, 0, 0])
-                .map(|n| u64::try_from(n).unwrap_or(0))
+            self.hypercall(
+                name,
+                xs::__HYPERVISOR_memory_op,
+                [u64::from(cmd), 0, 0, 0, 0],
+            )
+            .map(|n| u64::try_from(n).unwrap_or(0))
         };
         Ok(PhysInfo {
             threads_per_core: p.threads_per_core,
@@ -241,16 +261,20 @@ impl Xen {
         let bytes = (max_cpu_id as usize + 8) / 8;
         let map = self.buffer(bytes)?;
         let addr = map.addr();
-        self.sysctl("sysctl cpupool_op freeinfo", xs::XEN_SYSCTL_cpupool_op, |u| {
-            u.cpupool_op = xs::xen_sysctl_cpupool_op {
-                op: xs::XEN_SYSCTL_CPUPOOL_OP_FREEINFO,
-                cpumap: xs::xenctl_bitmap {
-                    bitmap: xs::__guest_handle_uint8 { p: addr as *mut u8 },
-                    nr_bits: (bytes * 8) as u32,
-                },
-                ..Default::default()
-            };
-        })?;
+        self.sysctl(
+            "sysctl cpupool_op freeinfo",
+            xs::XEN_SYSCTL_cpupool_op,
+            |u| {
+                u.cpupool_op = xs::xen_sysctl_cpupool_op {
+                    op: xs::XEN_SYSCTL_CPUPOOL_OP_FREEINFO,
+                    cpumap: xs::xenctl_bitmap {
+                        bitmap: xs::__guest_handle_uint8 { p: addr as *mut u8 },
+                        nr_bits: (bytes * 8) as u32,
+                    },
+                    ..Default::default()
+                };
+            },
+        )?;
         Ok(map.bytes()[..bytes].iter().map(|b| b.count_ones()).sum())
     }
 

@@ -44,7 +44,10 @@ pub(crate) fn c_string(bytes: &[u8]) -> String {
 /// Only for the plain C types of `xen-sys` (integers, arrays, guest-handle pointers), for
 /// which every bit pattern is a valid value.
 pub(crate) fn arm<U, T: Copy>(u: &U) -> T {
-    assert!(std::mem::size_of::<T>() <= std::mem::size_of::<U>(), "union arm too large");
+    assert!(
+        std::mem::size_of::<T>() <= std::mem::size_of::<U>(),
+        "union arm too large"
+    );
     // SAFETY: `T` fits inside `U` (checked above), the read is unaligned-tolerant, and the
     // xen-sys types used as `T` are valid for any bit pattern.
     unsafe { std::ptr::read_unaligned((u as *const U).cast::<T>()) }

@@ -74,12 +74,17 @@ pub struct Affinity {
 impl Xen {
     /// State of vCPU `vcpu` of `domid`.
     pub fn vcpu_info(&self, domid: u32, vcpu: u32) -> Result<VcpuInfo, XenError> {
-        let d = self.domctl("domctl getvcpuinfo", xs::XEN_DOMCTL_getvcpuinfo, domid, |u| {
-            u.getvcpuinfo = xs::xen_domctl_getvcpuinfo {
-                vcpu,
-                ..Default::default()
-            };
-        })?;
+        let d = self.domctl(
+            "domctl getvcpuinfo",
+            xs::XEN_DOMCTL_getvcpuinfo,
+            domid,
+            |u| {
+                u.getvcpuinfo = xs::xen_domctl_getvcpuinfo {
+                    vcpu,
+                    ..Default::default()
+                };
+            },
+        )?;
         let v: xs::xen_domctl_getvcpuinfo = arm(&d.u);
         Ok(VcpuInfo {
             vcpu: v.vcpu,

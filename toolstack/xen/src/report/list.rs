@@ -39,7 +39,8 @@ pub fn cpu_secs(ns: u64) -> f64 {
 
 /// The text of `xl list [-v]`.
 pub fn render(doms: &[NamedDomain], verbose: bool) -> String {
-    let mut out = String::from("Name                                        ID   Mem VCPUs\tState\tTime(s)");
+    let mut out =
+        String::from("Name                                        ID   Mem VCPUs\tState\tTime(s)");
     if verbose {
         out.push_str("   UUID                            Reason-Code\tSecurity Label");
     }
@@ -140,6 +141,9 @@ Domain-0                                     0   768     2     r-----      12.3\
         assert!(text.starts_with(
             "Name                                        ID   Mem VCPUs\tState\tTime(s)   UUID                            Reason-Code\tSecurity Label\n"
         ));
-        assert!(text.ends_with(" 00000000-0000-0000-0000-0000000000ab        3                -\n"), "{text}");
+        assert!(
+            text.ends_with(" 00000000-0000-0000-0000-0000000000ab        3                -\n"),
+            "{text}"
+        );
     }
 }

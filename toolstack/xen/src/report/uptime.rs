@@ -27,7 +27,10 @@ pub fn row(name: &str, domid: u32, secs: u64) -> String {
 
 /// One row of `xl uptime -s`; `now_hms` is the local time as HH:MM:SS.
 pub fn short_row(now_hms: &str, name: &str, domid: u32, secs: u64) -> String {
-    format!(" {now_hms} up {}, {name} ({domid})\n", uptime_string(secs, true))
+    format!(
+        " {now_hms} up {}, {name} ({domid})\n",
+        uptime_string(secs, true)
+    )
 }
 
 /// The header of the long form.

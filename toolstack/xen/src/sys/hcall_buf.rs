@@ -132,7 +132,11 @@ impl HypercallBuf {
 
     /// The address of byte `offset`, for guest handles inside the buffer.
     pub fn addr_at(&self, offset: usize) -> u64 {
-        assert!(offset <= self.len, "offset {offset} beyond buffer of {}", self.len);
+        assert!(
+            offset <= self.len,
+            "offset {offset} beyond buffer of {}",
+            self.len
+        );
         self.addr() + offset as u64
     }
 

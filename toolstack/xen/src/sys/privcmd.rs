@@ -47,8 +47,12 @@ const IOCTL_PRIVCMD_HYPERCALL: libc::c_ulong =
     ioc(IOC_NONE, b'P', 0, std::mem::size_of::<PrivcmdHypercall>());
 const IOCTL_PRIVCMD_MMAPBATCH_V2: libc::c_ulong =
     ioc(IOC_NONE, b'P', 4, std::mem::size_of::<PrivcmdMmapbatchV2>());
-const IOCTL_PRIVCMD_MMAP_RESOURCE: libc::c_ulong =
-    ioc(IOC_NONE, b'P', 7, std::mem::size_of::<PrivcmdMmapResource>());
+const IOCTL_PRIVCMD_MMAP_RESOURCE: libc::c_ulong = ioc(
+    IOC_NONE,
+    b'P',
+    7,
+    std::mem::size_of::<PrivcmdMmapResource>(),
+);
 
 /// An open privcmd device.
 #[derive(Debug)]
@@ -234,7 +238,10 @@ impl ForeignMapping {
     /// Reads `buf.len()` bytes at `offset` with volatile loads (the other domain may write
     /// concurrently, so the bytes are a snapshot, never a Rust reference into the page).
     pub fn read(&self, offset: usize, buf: &mut [u8]) {
-        assert!(offset + buf.len() <= self.len, "read beyond foreign mapping");
+        assert!(
+            offset + buf.len() <= self.len,
+            "read beyond foreign mapping"
+        );
         for (i, b) in buf.iter_mut().enumerate() {
             // SAFETY: in bounds (checked above); volatile because another domain owns it.
             *b = unsafe { std::ptr::read_volatile(self.ptr.as_ptr().add(offset + i)) };
@@ -243,7 +250,10 @@ impl ForeignMapping {
 
     /// Writes `data` at `offset` with volatile stores.
     pub fn write(&self, offset: usize, data: &[u8]) {
-        assert!(offset + data.len() <= self.len, "write beyond foreign mapping");
+        assert!(
+            offset + data.len() <= self.len,
+            "write beyond foreign mapping"
+        );
         for (i, b) in data.iter().enumerate() {
             // SAFETY: in bounds (checked above); volatile because another domain reads it.
             unsafe { std::ptr::write_volatile(self.ptr.as_ptr().add(offset + i), *b) };
