@@ -202,7 +202,7 @@ fn bdf_prefix(s: &str) -> Option<(PciBdf, usize)> {
     ))
 }
 
-/// A guest slot in hex, 0-0x1f, as libxl's `vdevfn`.
+/// A guest slot in hex (optionally `0x`-prefixed), 0-0x1f, as libxl's `vdevfn`.
 fn parse_vslot(spec: &str, at: usize, v: &str) -> Result<u32, SpecError> {
     let bad = |kind| {
         SpecError::new(
@@ -215,10 +215,15 @@ fn parse_vslot(spec: &str, at: usize, v: &str) -> Result<u32, SpecError> {
         )
         .hint("the slot is hexadecimal: slot 20 is written `14`")
     };
-    if v.is_empty() || v.len() > 8 || !v.bytes().all(|c| c.is_ascii_hexdigit()) {
+    // libxlu reads the slot with sscanf("%x"), which also takes a `0x` prefix.
+    let digits = v
+        .strip_prefix("0x")
+        .or_else(|| v.strip_prefix("0X"))
+        .unwrap_or(v);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|c| c.is_ascii_hexdigit()) {
         return Err(bad(SpecErrorKind::InvalidValue));
     }
-    let n = u32::from_str_radix(v, 16).map_err(|_| bad(SpecErrorKind::InvalidValue))?;
+    let n = u32::from_str_radix(digits, 16).map_err(|_| bad(SpecErrorKind::InvalidValue))?;
     if n > 0x1f {
         return Err(bad(SpecErrorKind::OutOfRange));
     }
@@ -280,10 +285,10 @@ pub fn parse(spec: &str) -> Result<Parsed<PciSpec>, SpecError> {
                 format!("`{key}` only once").as_str(),
                 item,
             )
-            .hint(if key == "vslot" || key == "bdf" {
-                "`BDF@VSLOT` already sets bdf and vslot"
-            } else {
-                "remove one of them"
+            .hint(match key {
+                "bdf" => "the address at the start of the spec already sets bdf",
+                "vslot" => "`@VSLOT` after the address already sets vslot",
+                _ => "remove one of them",
             }));
         }
         match key {
