@@ -6,6 +6,28 @@
 lab_need_toolstack
 lab_need_bin rxl
 
+# rxl dom0-mem: the boot setting as Xen saw it, autoballoon, and contradictions.
+rxl dom0-mem > rep.txt 2>&1 || lab_bad "rxl dom0-mem failed: $(cat rep.txt)"
+cat rep.txt
+lab_eq "dom0-mem boot line" "$(grep '^dom0_mem' rep.txt)" \
+    "dom0_mem (boot)     : $LAB_DOM0_MEM (initial $LAB_DOM0_MEM_MIB MiB, max $LAB_DOM0_MEM_MIB MiB)"
+lab_eq "dom0-mem autoballoon without xl.conf" "$(grep '^autoballoon' rep.txt)" \
+    "autoballoon         : auto (default, effective: off)"
+lab_eq "dom0-mem current = xl list Mem" "$(rxl dom0-mem --json | jq '.facts.current_kib / 1024 | floor')" \
+    "$(xl list 0 | awk 'NR == 2 { print $3 }')"
+if grep -q '^warning' rep.txt; then lab_bad "warnings on a consistent set-up"; else lab_ok "no warnings on dom0_mem fixed + autoballoon auto"; fi
+mkdir -p /etc/xen
+printf '# lab\nautoballoon="on"\n' > /etc/xen/xl.conf
+rxl dom0-mem > rep.txt 2>&1
+cat rep.txt
+case "$(grep '^warning' rep.txt)" in
+    *"autoballoon is on (/etc/xen/xl.conf:2)"*) lab_ok "dom0_mem fixed + autoballoon on: warned";;
+    *) lab_bad "no contradiction warning for autoballoon=on";;
+esac
+printf 'autoballoon="sometimes"\n' > /etc/xen/xl.conf
+if rxl dom0-mem > rep.txt 2> err.txt; then lab_bad "bad autoballoon accepted"; else lab_ok "bad xl.conf: $(cat err.txt)"; fi
+rm -f /etc/xen/xl.conf
+
 maxkib() { rxl list --json 0 | jq '.[0].info.max_pages * 4'; }
 xl mem-set 0 640 || lab_bad "xl mem-set 0 640 failed"
 xl_target=$(xenstore-read /local/domain/0/memory/target)
