@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# The GRUB lab: `rxl grub` against Debian's REAL grub-mkconfig in a throwaway root, then the
+# generated grub.cfg, unmodified, boots Debian's real Xen and a real dom0 kernel in QEMU.
+#
+#   lab.sh fetch      download + unpack the pinned Xen/kernel/busybox debs (tests/lib/debs.sh)
+#   lab.sh mkconfig   throwaway Debian root (tmpfs, private mount namespace, host /usr read-only,
+#                     stand-in grub-probe): stock /etc/default/grub + Debian's grub.d/xen.cfg +
+#                     xl.conf; rxl grub set-dom0-mem / set-xen-arg / set-default / apply; asserts
+#                     on the generated Xen menuentry, grub-script-check, dry-run, idempotence and
+#                     a failing apply that must leave grub.cfg untouched
+#   lab.sh boot       grub-mkrescue ISO with that grub.cfg, Xen, the dom0 kernel and a busybox
+#                     initramfs (with rxl inside); QEMU TCG boots it until dom0 prints its memory,
+#                     which must equal the dom0_mem rxl set; rxl in dom0 must agree
+#   lab.sh all        all three
+# Needs root (mount namespaces, chroot). Env: RXL (the rxl binary, required), WORK (scratch,
+# default /tmp/rxl-grub-lab), DOM0_MEM (default 384M), QEMU_TIMEOUT (default 900 s).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+WORK=${WORK:-/tmp/rxl-grub-lab}
+RXL=${RXL:?set RXL to the rxl binary}
+DOM0_MEM=${DOM0_MEM:-384M}
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-900}
+FS_UUID=2024-01-01-00-00-00-00   # what the stand-in grub-probe reports ...
+ISO_DATE=2024010100000000        # ... and the ISO's volume UUID (xorriso -volume_date uuid)
+export RXL_LAB_FS_UUID=$FS_UUID
+DEBS=$WORK/debs
+COMMON=$WORK/common
+
+log() { printf '[grub-lab] %s\n' "$*" >&2; }
+fail() { printf '[grub-lab] FAIL: %s\n' "$*" >&2; exit 1; }
+expect() { # expect DESCRIPTION FILE REGEX
+  grep -E -q -- "$3" "$2" || { sed -n '1,200p' "$2" >&2; fail "$1: /$3/ not found in $2"; }
+  log "ok: $1"
+}
+
+fetch() {
+  mkdir -p "$WORK"
+  "$REPO/tests/lib/debs.sh" "$REPO/tests/deps/xen-lab.debs" "$DEBS"
+  "$REPO/tests/lib/debs.sh" "$HERE/grub-lab.debs" "$COMMON"
+  ls "$DEBS"/boot/xen-*.gz "$DEBS"/boot/vmlinuz-* "$DEBS/bin/busybox" "$COMMON/etc/default/grub.d/xen.cfg" >/dev/null
+}
+
+kver() { basename "$(ls "$DEBS"/boot/vmlinuz-* | head -1)" | sed 's/^vmlinuz-//'; }
+
+# Runs inside `unshare -m`: everything mounted here vanishes with the namespace.
+mkconfig_inner() {
+  local R=$WORK/root K; K=$(kver)
+  mkdir -p "$R" && mount -t tmpfs rxl-grub-lab "$R"
+  mkdir -p "$R"/{usr,etc/default/grub.d,etc/xen,boot/grub,proc,dev,tmp,sys,run}
+  for l in bin sbin lib lib64; do ln -s "usr/$l" "$R/$l"; done
+  mount --rbind /usr "$R/usr" && mount -o remount,bind,ro "$R/usr"
+  mount --rbind /dev "$R/dev"
+  mount -t proc proc "$R/proc"
+  cp -a /etc/grub.d "$R/etc/grub.d"                 # the real 10_linux, 20_linux_xen, ...
+  cp /etc/passwd /etc/group /etc/debian_version "$R/etc/"
+  cp /usr/share/grub/default/grub "$R/etc/default/grub"   # Debian's stock template (grub2-common)
+  sed -i 's/^GRUB_TIMEOUT=5$/GRUB_TIMEOUT=0/' "$R/etc/default/grub"   # no 5 s menu wait in QEMU
+  cp "$COMMON/etc/default/grub.d/xen.cfg" "$R/etc/default/grub.d/"
+  cp "$DEBS/etc/xen/xl.conf" "$R/etc/xen/xl.conf"
+  cp "$DEBS"/boot/xen-* "$R/boot/"                  # .gz, .efi and .config, as the package installs
+  cp "$DEBS/boot/vmlinuz-$K" "$DEBS/boot/config-$K" "$R/boot/"
+  echo placeholder-initrd >"$R/boot/initrd.img-$K"  # replaced by the real initramfs on the ISO
+  mount --bind "$HERE/grub-probe-standin.sh" "$R/usr/sbin/grub-probe"
+  local out=$WORK/out; rm -rf "$out"; mkdir -p "$out"
+  cp "$R/etc/default/grub" "$out/grub.stock"
+
+  log "rxl grub set-dom0-mem $DOM0_MEM (dry run first: nothing may change)"
+  "$RXL" grub --root "$R" --dry-run set-dom0-mem "$DOM0_MEM" --host-mem 1G >"$out/dry.diff"
+  cmp -s "$R/etc/default/grub" "$out/grub.stock" || fail "--dry-run changed /etc/default/grub"
+  expect "dry run shows the dom0_mem line as a diff" "$out/dry.diff" '^\+GRUB_CMDLINE_XEN_DEFAULT="dom0_mem='
+  expect "dry run shows autoballoon" "$out/dry.diff" '^\+autoballoon="off"'
+  if "$RXL" grub --root "$R" set-dom0-mem 4G --host-mem 1G 2>"$out/toobig.err"; then fail "4G on a 1G host accepted"; fi
+  expect "refuses more than the host's RAM" "$out/toobig.err" "more than the host's memory"
+  "$RXL" grub --root "$R" set-dom0-mem "$DOM0_MEM" --host-mem 1G
+  "$RXL" grub --root "$R" set-dom0-mem "$DOM0_MEM" --host-mem 1G >"$out/again.txt"
+  expect "set-dom0-mem is idempotent" "$out/again.txt" 'already set, nothing to change'
+  # smap=0: Xen under QEMU TCG -cpu max needs it; console on the serial port for the assertions.
+  "$RXL" grub --root "$R" set-xen-arg smap=0 console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all
+  if "$RXL" grub --root "$R" set-xen-arg dom0_max_vcpus=two 2>"$out/badarg.err"; then fail "bad option accepted"; fi
+  expect "invalid Xen option refused with the reason" "$out/badarg.err" 'dom0_max_vcpus=two.*N, N-, -M or N-M'
+  "$RXL" grub --root "$R" set-default xen
+  cp "$R/etc/default/grub" "$out/grub.edited"; cp "$R/etc/xen/xl.conf" "$out/xl.conf"
+  diff -u "$out/grub.stock" "$out/grub.edited" >"$out/grub.diff" || true
+  expect "stock comments kept" "$out/grub.edited" "^# If you change this file, run 'update-grub' afterwards"
+  expect "autoballoon off in xl.conf" "$out/xl.conf" '^autoballoon="off"$'
+
+  log "rxl grub apply (Debian's grub-mkconfig in the chroot)"
+  local t0=$(date +%s.%N)
+  "$RXL" grub --root "$R" apply >"$out/apply.txt" 2>"$out/apply.err" || { cat "$out/apply.err"; fail "apply"; }
+  log "apply took $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}') s"
+  cat "$out/apply.txt" "$out/apply.err" >&2
+  local cfg=$R/boot/grub/grub.cfg
+  cp "$cfg" "$out/grub.cfg"
+  grub-script-check "$out/grub.cfg" || fail "grub-script-check rejected the generated grub.cfg"
+  log "ok: grub-script-check"
+  local mb="^[[:space:]]*multiboot2[[:space:]]+/boot/xen-[0-9.]+-amd64\.gz placeholder .*dom0_mem=${DOM0_MEM},max:${DOM0_MEM}"
+  expect "Xen entry: multiboot2 xen.gz with our dom0_mem" "$out/grub.cfg" "$mb"
+  expect "Xen entry: our other Xen options" "$out/grub.cfg" "${mb} smap=0 console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all"
+  expect "Xen entry: module2 the dom0 kernel" "$out/grub.cfg" "^[[:space:]]*module2[[:space:]]+/boot/vmlinuz-$K placeholder root="
+  expect "Xen entry: module2 --nounzip the initrd" "$out/grub.cfg" "^[[:space:]]*module2[[:space:]]+--nounzip[[:space:]]+/boot/initrd.img-$K"
+  expect "Xen entry is the default, by title" "$out/grub.cfg" '^[[:space:]]*set default="Debian GNU/Linux, with Xen hypervisor"'
+  expect "apply reports the Xen entry" "$out/apply.txt" '^Xen entry: "Debian GNU/Linux, with Xen hypervisor"'
+  expect "apply reports a Xen default" "$out/apply.txt" '^default: +"Debian GNU/Linux, with Xen hypervisor" \(Xen\)'
+  "$RXL" grub --root "$R" status >"$out/status.txt"
+  expect "status: dom0 kernel found" "$out/status.txt" "^dom0 kernel: +/boot/vmlinuz-$K"
+  expect "status: dom0_mem parsed" "$out/status.txt" "^dom0_mem: +${DOM0_MEM},max:${DOM0_MEM}  -> initial"
+  expect "status: default is Xen" "$out/status.txt" '\(Xen\)$'
+  "$RXL" grub --root "$R" status --json >"$out/status.json"
+  expect "status --json" "$out/status.json" '"default_is_xen": true'
+
+  log "a failing apply must keep grub.cfg (no dom0-capable kernel -> no Xen entry)"
+  local sum; sum=$(sha256sum <"$cfg")
+  mv "$R/boot/config-$K" "$WORK/config.aside"
+  if "$RXL" grub --root "$R" apply >/dev/null 2>"$out/apply-fail.err"; then fail "apply without a dom0 kernel succeeded"; fi
+  mv "$WORK/config.aside" "$R/boot/config-$K"
+  expect "failed apply says why" "$out/apply-fail.err" 'has no Xen entry loading a dom0 kernel.*left unchanged'
+  [ "$(sha256sum <"$cfg")" = "$sum" ] || fail "grub.cfg changed after a failed apply"
+  ls -A "$R/boot/grub" | grep -q '\.rxl-' && fail "temporary files left in /boot/grub"
+  log "ok: grub.cfg untouched, no temporary files left"
+  cp -r "$R/etc" "$out/etc"   # for the dom0 initramfs (rxl grub status inside dom0)
+}
+
+mkconfig() {
+  [ -d "$DEBS/boot" ] || fetch
+  unshare -m --propagation private "$0" _mkconfig_inner
+}
+
+initramfs() { # initramfs OUT: busybox, /init, and rxl with its libraries and the edited /etc
+  local d=$WORK/initramfs; rm -rf "$d"; mkdir -p "$d"/{bin,proc,sys,dev,boot/grub,lib64,lib/x86_64-linux-gnu}
+  cp "$DEBS/bin/busybox" "$d/bin/busybox"
+  cp "$HERE/dom0-init.sh" "$d/init"
+  strip -o "$d/bin/rxl" "$RXL"
+  for lib in $(ldd "$RXL" | awk '/=> \//{print $3} /^[[:space:]]*\/lib64/{print $1}'); do cp -L "$lib" "$d$lib"; done
+  cp -r "$WORK/out/etc" "$d/etc"
+  cp "$WORK/out/grub.cfg" "$d/boot/grub/grub.cfg"
+  (cd "$d" && find . | cpio -o -H newc --quiet | gzip -1) >"$1"
+}
+
+boot() {
+  [ -f "$WORK/out/grub.cfg" ] || mkconfig
+  local K; K=$(kver)
+  local d=$WORK/iso; rm -rf "$d"; mkdir -p "$d/tree/boot/grub"
+  cp "$WORK/out/grub.cfg" "$d/tree/boot/grub/grub.cfg"   # unmodified
+  cp "$DEBS"/boot/xen-*.gz "$DEBS/boot/vmlinuz-$K" "$d/tree/boot/"
+  initramfs "$d/tree/boot/initrd.img-$K"
+  grub-mkrescue -o "$d/lab.iso" "$d/tree" -- -volume_date uuid "$ISO_DATE" >"$d/mkrescue.log" 2>&1 \
+    || { cat "$d/mkrescue.log"; fail "grub-mkrescue"; }
+  local waited=0
+  while pgrep -f qemu-system >/dev/null; do  # never two QEMU TCG runs at once on this machine
+    [ $waited -eq 0 ] && log "another QEMU is running; waiting for it to finish"
+    sleep 5; waited=$((waited + 5))
+    [ $waited -lt 1800 ] || fail "another QEMU kept running for 30 minutes"
+  done
+  log "booting the ISO in QEMU (TCG, -cpu max, -nic none)"
+  local t0=$(date +%s) rc=0
+  timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -machine pc,accel=tcg -cpu max -m 1024 -smp 1 \
+    -nic none -display none -monitor none -serial "file:$d/serial.log" -no-reboot \
+    -cdrom "$d/lab.iso" -boot d || rc=$?
+  log "QEMU exited rc=$rc after $(( $(date +%s) - t0 )) s"
+  tr -d '\r' <"$d/serial.log" >"$d/serial.txt"
+  grep -a -E '\(XEN\) (Xen version|Command line)|RXL-' "$d/serial.txt" >&2 || true
+  expect "Xen got our arguments from GRUB" "$d/serial.txt" "\(XEN\) Command line: placeholder .*dom0_mem=${DOM0_MEM},max:${DOM0_MEM} smap=0"
+  expect "dom0 reached the initramfs" "$d/serial.txt" '^RXL-DOM0-MEM '
+  local want_kib cur tgt
+  want_kib=$(( $(echo "$DOM0_MEM" | sed 's/M$//') * 1024 ))
+  cur=$(sed -n 's/^RXL-DOM0-MEM current_kb=\([0-9]*\).*/\1/p' "$d/serial.txt" | head -1)
+  tgt=$(sed -n 's/^RXL-DOM0-MEM .*target_kb=\([0-9]*\).*/\1/p' "$d/serial.txt" | head -1)
+  log "dom0 memory: balloon current ${cur} KiB, target ${tgt} KiB; rxl set ${want_kib} KiB"
+  [ "$cur" = "$want_kib" ] || fail "dom0 has ${cur} KiB, rxl set dom0_mem=${DOM0_MEM} (${want_kib} KiB)"
+  log "ok: dom0 memory equals the dom0_mem rxl set"
+  expect "rxl in dom0 sees a Xen dom0 whose memory matches" "$d/serial.txt" "^running system: +Xen dom0, dom0 memory ${DOM0_MEM%M} MiB = configured dom0_mem"
+}
+
+case "${1:-all}" in
+  fetch) fetch ;;
+  mkconfig) mkconfig ;;
+  _mkconfig_inner) mkconfig_inner ;;
+  boot) boot ;;
+  all) fetch; mkconfig; boot ;;
+  *) sed -n '2,19p' "$0"; exit 2 ;;
+esac
