@@ -14,8 +14,8 @@ use crate::value::{Setting, Settings, Value};
 /// Why text is not a C `long`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum NumberError {
-    /// Nothing but (optional) blanks and sign.
-    #[error("empty number")]
+    /// No digits where the number should start (empty, or text such as `two`).
+    #[error("no digits")]
     Empty,
     /// Characters left after the number.
     #[error("trailing characters after the number")]
