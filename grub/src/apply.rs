@@ -124,7 +124,10 @@ pub fn apply(root: &Path, layout: &Layout, dry_run: bool) -> Result<ApplyReport,
     warnings.extend(
         stderr
             .lines()
-            .filter(|l| l.contains("arning"))
+            .filter_map(|l| {
+                l.strip_prefix("Warning: ")
+                    .or_else(|| l.strip_prefix("warning: "))
+            })
             .map(str::to_owned),
     );
 
