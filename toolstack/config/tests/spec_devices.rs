@@ -337,3 +337,36 @@ fn spec_mem_sizes() {
     let e = spec::units::parse_mem_size_kb("4GiB").unwrap_err();
     assert_eq!((e.kind, e.offset), (K::InvalidValue, 1));
 }
+
+#[test]
+fn spec_parts_offsets_index_the_joined_arguments() {
+    // block-attach style: three arguments, error in the third.
+    let e = spec::disk::parse_parts(&["format=raw", "vdev=xvda", "access=x"]).unwrap_err();
+    assert_eq!((e.kind, e.offset, e.column), (K::InvalidValue, 28, 29));
+    let p = spec::disk::parse_parts(&["vdev=hda", "phy:/dev/sdb"]).unwrap();
+    assert_eq!((p.warnings[0].offset, p.warnings[0].column), (9, 10));
+    assert_eq!(p.value.pdev_path.as_deref(), Some("/dev/sdb"));
+
+    // network-attach style: one field per argument, commas are not separators.
+    let v = spec::vif::parse_parts(&["bridge=xenbr0", "ip=192.0.2.1 192.0.2.2", "rate=10MB/s"])
+        .unwrap()
+        .value;
+    assert_eq!(v.ip_addrs(), ["192.0.2.1", "192.0.2.2"]);
+    assert_eq!(
+        (v.rate_bytes_per_interval, v.rate_interval_usecs),
+        (500_000, 50_000)
+    );
+    assert_eq!(
+        spec::vif::parse_parts(&["bridge=a,b"])
+            .unwrap()
+            .value
+            .bridge
+            .as_deref(),
+        Some("a,b")
+    );
+    let e = spec::vif::parse_parts(&["bridge=x", "brdige=y"]).unwrap_err();
+    assert_eq!(
+        (e.kind, e.offset, e.hint.as_deref()),
+        (K::UnknownKey, 9, Some("did you mean `bridge`?"))
+    );
+}

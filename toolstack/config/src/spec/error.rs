@@ -199,6 +199,14 @@ impl SpecWarning {
     }
 }
 
+impl SpecWarning {
+    /// Shifts the position by `base` bytes of `whole` (see [`SpecError::rebase`]).
+    pub(crate) fn rebase(&mut self, whole: &str, base: usize) {
+        self.offset += base;
+        self.column = column_of(whole, self.offset);
+    }
+}
+
 impl fmt::Display for SpecWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -213,10 +213,36 @@ const KNOWN: &[&str] = &[
 
 /// Parses one vif spec string (one element of `vif=[...]`).
 pub fn parse(spec: &str) -> Result<Parsed<VifSpec>, SpecError> {
+    parse_fields(spec, fields::split_fields(spec))
+}
+
+/// Parses a vif given as separate fields, as `xl network-attach DOM FIELD...` does:
+/// each part is one `key=value` (not split on commas). Offsets index the parts
+/// joined with single spaces.
+pub fn parse_parts(parts: &[&str]) -> Result<Parsed<VifSpec>, SpecError> {
+    let joined = parts.join(" ");
+    let mut list = Vec::new();
+    let mut base = 0;
+    for part in parts {
+        if !part.is_empty() {
+            list.push(fields::Field {
+                offset: base,
+                text: &joined[base..base + part.len()],
+            });
+        }
+        base += part.len() + 1;
+    }
+    parse_fields(&joined, list)
+}
+
+fn parse_fields<'a>(
+    spec: &'a str,
+    list: Vec<fields::Field<'a>>,
+) -> Result<Parsed<VifSpec>, SpecError> {
     let mut nic = VifSpec::default();
     let mut warnings = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
-    for field in fields::split_fields(spec) {
+    for field in list {
         let Some(kv) = field.key_value() else {
             match field.text {
                 "trusted" => nic.trusted = Some(true),

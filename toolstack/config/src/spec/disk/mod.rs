@@ -152,13 +152,21 @@ pub fn parse(spec: &str) -> Result<Parsed<DiskSpec>, SpecError> {
 
 /// Parses a disk given as several spec strings that together describe one disk, as
 /// `xl block-attach DOM ARG...` does (`format=raw vdev=hda target=/x` as three
-/// arguments). Errors carry offsets within the part they occur in.
+/// arguments). Error and warning offsets index the parts joined with single
+/// spaces, i.e. the argument list as a shell would show it.
 pub fn parse_parts(parts: &[&str]) -> Result<Parsed<DiskSpec>, SpecError> {
+    let joined = parts.join(" ");
     let mut st = State::default();
+    let mut base = 0;
     for part in parts {
-        scan(&mut st, part)?;
+        let first_warning = st.warnings.len();
+        scan(&mut st, part).map_err(|e| e.rebase(&joined, base))?;
+        for w in &mut st.warnings[first_warning..] {
+            w.rebase(&joined, base);
+        }
+        base += part.len() + 1;
     }
-    finish(st, parts.last().copied().unwrap_or(""))
+    finish(st, &joined)
 }
 
 /// Accumulated scanner state, the analogue of libxlu's `DiskParseContext`.
