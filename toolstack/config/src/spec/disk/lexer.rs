@@ -128,8 +128,9 @@ pub(super) fn upto_comma(s: &str) -> usize {
     }
 }
 
-/// Finds the winning rule at the start of `rest`: returns the rule, the number of
-/// bytes it consumes, and (for ranking) the length including trailing context.
+/// Finds the winning rule at the start of `rest` and the number of bytes it
+/// consumes. Rules are ranked by match length including trailing context; on a
+/// tie the one offered first (= earlier in libxlu_disk_l.l) wins.
 pub(super) fn next_token(rest: &str) -> (Rule, usize) {
     let b = rest.as_bytes();
     let mut best: Option<(Rule, usize, usize)> = None;

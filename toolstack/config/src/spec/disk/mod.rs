@@ -4,9 +4,16 @@
 //! The scanner is reproduced rule by rule with flex's "longest match, earlier rule
 //! on a tie" semantics (trailing context counts toward the length), because the
 //! precedence between the deprecated `prefix:` forms, the keyword rules and the
-//! positional fields only falls out of that. Differences from xl, all stricter:
-//! the first error stops parsing, the vdev must be a valid virtual disk name, and
-//! deprecated forms produce [`SpecWarning`]s.
+//! positional fields only falls out of that (`lexer.rs`; this file applies the
+//! rules). tests/spec_vs_libxlu.rs checks the result against Xen 4.17's libxlutil.
+//!
+//! Differences from xl 4.17, all deliberate: the first error stops parsing; the
+//! vdev must be a valid virtual disk name (libxl checks only at create time); a
+//! stray `=` at the very end is an error (libxlu's error rule never fires at end of
+//! input); `colo-port` must be a port number; deprecated forms produce
+//! [`SpecWarning`]s; and `trusted`/`untrusted`/`grant_usage=` are recognised as
+//! documented (4.17's *generated* scanner predates them and reads them as
+//! positional fields; later Xen versions agree with rxl).
 
 mod lexer;
 
