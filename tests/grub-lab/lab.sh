@@ -109,8 +109,17 @@ mkconfig_inner() {
   "$RXL" grub --root "$R" status --json >"$out/status.json"
   expect "status --json" "$out/status.json" '"default_is_xen": true'
 
-  log "a failing apply must keep grub.cfg (no dom0-capable kernel -> no Xen entry)"
   local sum; sum=$(sha256sum <"$cfg")
+  "$RXL" grub --root "$R" set-xen-arg dom0_max_vcpus=1
+  "$RXL" grub --root "$R" --dry-run apply >"$out/apply-dry.txt" 2>&1
+  expect "apply --dry-run shows the change" "$out/apply-dry.txt" '^\+.*multiboot2.*dom0_max_vcpus=1'
+  [ "$(sha256sum <"$cfg")" = "$sum" ] || fail "apply --dry-run changed grub.cfg"
+  "$RXL" grub --root "$R" unset-xen-arg dom0_max_vcpus
+  "$RXL" grub --root "$R" apply >/dev/null 2>&1
+  [ "$(sha256sum <"$cfg")" = "$sum" ] || fail "unset-xen-arg + apply did not restore the same grub.cfg"
+  log "ok: apply --dry-run writes nothing; set/unset round trip regenerates the same grub.cfg"
+
+  log "a failing apply must keep grub.cfg (no dom0-capable kernel -> no Xen entry)"
   mv "$R/boot/config-$K" "$WORK/config.aside"
   if "$RXL" grub --root "$R" apply >/dev/null 2>"$out/apply-fail.err"; then fail "apply without a dom0 kernel succeeded"; fi
   mv "$WORK/config.aside" "$R/boot/config-$K"
