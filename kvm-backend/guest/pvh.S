@@ -2,7 +2,7 @@
    (the Xen/PVH boot ABI). It prints over COM1, probes an MMIO hole, reads sector 0 of the
    first virtio-mmio block device through a split virtqueue and prints a checksum, then
    powers off (0x600 = ACPI S5; 0xf4 first for QEMU's debug-exit), or, when the command line
-   contains "reboot", pulses the i8042 reset line, or with "spin" runs forever. Assembled as 32-bit code in an ELF64 file
+   contains "reboot", pulses the i8042 reset line, or with "spin" runs forever; "quiet" prints only GUEST-UP and powers off (benchmarks). Assembled as 32-bit code in an ELF64 file
    (linux-loader loads ELF64 only). */
 #include "common.inc"
 .set VIRTIO_BASE, 0xd0000000
@@ -23,7 +23,14 @@ _start:
     cli
     mov $stack_top, %esp
     mov %ebx, %ebp                      /* keep start_info */
-    mov $s_hello, %esi
+    mov $s_quiet, %edi                  /* "quiet": one marker line, then power off */
+    mov $5, %ecx
+    call cmdline_has
+    jne 1f
+    mov $s_up, %esi
+    call puts
+    jmp .Lpoweroff
+1:  mov $s_hello, %esi
     call puts
 
     cmpl $0x336ec578, (%ebp)
@@ -219,6 +226,8 @@ s_no_virtio:   .asciz "VIRTIO-BLK=absent\n"
 s_virtio_fail: .asciz "VIRTIO-BLK=failed\n"
 s_reboot:      .ascii "reboot"
 s_spin:        .ascii "spin"
+s_quiet:       .ascii "quiet"
+s_up:          .asciz "GUEST-UP\n"
 s_spinning:    .asciz "RXL-GUEST: spinning\n"
 s_bye_off:     .asciz "RXL-GUEST: power off\n"
 s_bye_reboot:  .asciz "RXL-GUEST: reboot\n"

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Benchmark: rxl-kvm vs QEMU microvm booting the same tiny PVH kernel (kvm-backend/guest/pvh.elf)
+# on this host's /dev/kvm, 1 vCPU, 256 MiB, no network, two guest workloads:
+#   quiet: the guest prints GUEST-UP and powers off (~30 port exits; the peers' usual tiny guest)
+#   full:  the guest's whole self-test (UART report, MMIO probe; ~250 port exits)
+# Reports side by side: median wall time process start -> exit and mean CPU time (hyperfine -N,
+# RUNS runs after WARMUP warm-ups), median peak RSS (GNU time %M over RSS_RUNS runs), and the
+# creation rate (N VMs started at once; VMs per second until the last has exited).
+# Usage: kvm-backend/bench/tiny-guest.sh [OUTDIR]   (env: RUNS=60 WARMUP=5 RSS_RUNS=15 N=20)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=${1:-$(mktemp -d)}
+RUNS=${RUNS:-60} WARMUP=${WARMUP:-5} RSS_RUNS=${RSS_RUNS:-15} N=${N:-20}
+mkdir -p "$out"
+if pgrep -f qemu-system >/dev/null; then
+  echo "note: another QEMU is running on this host; numbers will be noisy" >&2
+fi
+(cd "$root" && cargo build --release --locked -p rxl-kvm >&2)
+bin=${CARGO_TARGET_DIR:-$root/target}/release/rxl-kvm
+"$root/kvm-backend/guest/build.sh" "$out/guest" >&2
+k=$out/guest/pvh.elf
+rxl() { echo "$bin --kernel $k --memory 256 --cmdline $1"; }
+# -cpu host needs -arch-capabilities on kvm-pvm hosts (QEMU 7.2 aborts on MSR 0x10a);
+# isa-debug-exit at 0xf4 is where the guest's first power-off write goes (QEMU then exits 1).
+qemu() {
+  echo "qemu-system-x86_64 -M microvm -accel kvm -cpu host,-arch-capabilities -m 256 -smp 1" \
+    "-nographic -nic none -no-reboot -nodefaults -serial stdio -kernel $k -append $1" \
+    "-device isa-debug-exit,iobase=0xf4,iosize=4"
+}
+
+rss() { # median peak RSS in KiB
+  for _ in $(seq "$RSS_RUNS"); do
+    /usr/bin/time -o "$out/rss.tmp" -f %M "$@" >/dev/null 2>&1 || true
+    tail -1 "$out/rss.tmp"
+  done | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'
+}
+rate() { # N concurrent VMs: VMs per second from first start to last exit
+  local t0 t1
+  t0=$(date +%s.%N)
+  for _ in $(seq "$N"); do "$@" >/dev/null 2>&1 & done
+  wait || true
+  t1=$(date +%s.%N)
+  awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", n/(b-a)}'
+}
+
+printf '| workload | VMM | median wall (ms) | CPU user+sys (ms) | peak RSS (MiB) | %s concurrent: VMs/s |\n' "$N"
+printf '|---|---|---|---|---|---|\n'
+for w in quiet full; do
+  # Both must boot the guest to its last line.
+  $(rxl $w) | grep -q "RXL-GUEST: power off"
+  { $(qemu $w) || true; } | grep -q "RXL-GUEST: power off"
+  hyperfine -N -i --warmup "$WARMUP" --runs "$RUNS" --export-csv "$out/wall-$w.csv" \
+    -n rxl-kvm "$(rxl $w)" -n qemu-microvm "$(qemu $w)" >&2
+  for v in rxl-kvm qemu-microvm; do
+    if [ $v = rxl-kvm ]; then cmd=$(rxl $w); name="rxl-kvm"; else cmd=$(qemu $w); name="QEMU 7.2 -M microvm"; fi
+    wall=$(awk -F, -v c=$v '$1==c {printf "%.1f", 1000*$4}' "$out/wall-$w.csv")
+    cpu=$(awk -F, -v c=$v '$1==c {printf "%.1f", 1000*($5+$6)}' "$out/wall-$w.csv")
+    kib=$(rss $cmd)
+    r=$(rate $cmd)
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$w" "$name" "$wall" "$cpu" \
+      "$(awk -v k="$kib" 'BEGIN{printf "%.1f", k/1024}')" "$r"
+  done
+done
