@@ -34,7 +34,12 @@
 //! | `usbctrl=` / `usbdev=` | [`usb::parse_ctrl`] / [`usb::parse_dev`] | [`UsbctrlSpec`] / [`UsbdevSpec`] |
 //! | `cpus=` / `cpus_soft=` | [`cpus::parse`] (one string), [`cpus::parse_affinity`] (string or list) | [`CpuSpec`], [`CpuAffinity`]; [`CpuSpec::resolve`] → [`CpuMap`] |
 //! | memory sizes (`mem-set`) | [`units::parse_mem_size_kb`] | KiB as `u64` |
+//!
+//! [`DiskSpec`], [`VifSpec`], [`PciSpec`] and [`CpuSpec`] implement `Display` as a
+//! canonical spec string (every setting by name, deprecated forms modernised) that
+//! parses back to the same value.
 
+mod canonical;
 pub mod channel;
 pub mod cpus;
 pub mod disk;
