@@ -7,6 +7,9 @@
 use std::fs;
 use std::path::Path;
 
+/// The domain handle Xen gives dom0.
+const DOM0_UUID: &str = "00000000-0000-0000-0000-000000000000";
+
 /// What the running system says about itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Running {
@@ -32,7 +35,11 @@ impl Running {
         };
         let num = |p: &str| read(p).and_then(|s| s.parse().ok());
         let hypervisor = read("sys/hypervisor/type").filter(|s| !s.is_empty());
-        let dom0 = read("proc/xen/capabilities").is_some_and(|c| c.contains("control_d"));
+        // xenfs (/proc/xen) is often a module that is not loaded; dom0's domain handle, shown
+        // in /sys/hypervisor/uuid, is all zeros, so that identifies it too.
+        let dom0 = read("proc/xen/capabilities").is_some_and(|c| c.contains("control_d"))
+            || (hypervisor.as_deref() == Some("xen")
+                && read("sys/hypervisor/uuid").as_deref() == Some(DOM0_UUID));
         let mem_total_kib = read("proc/meminfo").and_then(|m| {
             m.lines()
                 .find_map(|l| l.strip_prefix("MemTotal:"))
@@ -96,6 +103,13 @@ mod tests {
             (Some(393216), Some(393216), Some(359204))
         );
         assert_eq!(r.host_total_kib(), None, "MemTotal is dom0's under Xen");
+        fs::remove_file(d.path().join("proc/xen/capabilities")).unwrap();
+        assert!(!Running::probe(d.path()).dom0);
+        w(
+            "sys/hypervisor/uuid",
+            "00000000-0000-0000-0000-000000000000\n",
+        );
+        assert!(Running::probe(d.path()).dom0, "dom0 without xenfs");
         let bare = Running::probe(&d.path().join("nothing"));
         assert!(!bare.on_xen() && !bare.dom0 && bare.host_total_kib().is_none());
     }

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/busybox sh
 # /init of the GRUB lab's dom0 initramfs (busybox). Prints the memory Xen gave dom0, as the
 # balloon driver and the kernel see it, then lets rxl itself compare it with the configuration,
 # and reboots (Xen then resets the machine and QEMU's -no-reboot ends the run).
