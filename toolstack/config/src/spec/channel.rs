@@ -3,10 +3,10 @@
 //! blanks, no quoting (values cannot contain `,`).
 //!
 //! Like xl: a pair without `=` or with an empty value is an error, `connection`
-//! is mandatory, and `socket` needs `path=`; an unknown key is a warning (with a
-//! "did you mean" hint), as xl only warns and ignores it.
+//! is mandatory, and `socket` needs `path=`. Unlike xl, an unknown key is an error
+//! with a "did you mean" hint (xl warns and ignores it).
 
-use super::error::{Parsed, SpecError, SpecErrorKind, SpecKind, SpecWarning};
+use super::error::{Parsed, SpecError, SpecErrorKind, SpecKind};
 use super::fields;
 use serde::Serialize;
 
@@ -65,7 +65,6 @@ pub fn parse(spec: &str) -> Result<Parsed<ChannelSpec>, SpecError> {
         SpecError::new(SpecKind::Channel, kind, spec, at, expected, found)
     };
     let (mut backend, mut name, mut path, mut connection) = (None, None, None, None);
-    let mut warnings = Vec::new();
     let mut start = 0;
     // Why not fields::split_fields: xl does not strip blanks before the `=` check
     // here, it trims both halves afterwards. Empty pieces vanish (strtok) as there.
@@ -108,14 +107,15 @@ pub fn parse(spec: &str) -> Result<Parsed<ChannelSpec>, SpecError> {
                     }
                 });
             }
-            // xl warns "unknown channel parameter" and carries on; so do we.
-            _ => warnings.push(SpecWarning::ignored(fields::unknown_key(
-                SpecKind::Channel,
-                spec,
-                key_at,
-                k,
-                KNOWN,
-            ))),
+            _ => {
+                return Err(fields::unknown_key(
+                    SpecKind::Channel,
+                    spec,
+                    key_at,
+                    k,
+                    KNOWN,
+                ));
+            }
         }
     }
     let connection = match connection {
@@ -142,12 +142,9 @@ pub fn parse(spec: &str) -> Result<Parsed<ChannelSpec>, SpecError> {
             }
         },
     };
-    Ok(Parsed {
-        value: ChannelSpec {
-            backend_domname: backend,
-            name,
-            connection,
-        },
-        warnings,
-    })
+    Ok(Parsed::clean(ChannelSpec {
+        backend_domname: backend,
+        name,
+        connection,
+    }))
 }

@@ -200,18 +200,6 @@ impl SpecWarning {
 }
 
 impl SpecWarning {
-    /// Turns an unknown-parameter error into the warning for a grammar where xl
-    /// skips unknown parameters (vif in config files, vfb, channel).
-    pub(crate) fn ignored(e: SpecError) -> Self {
-        SpecWarning {
-            spec: e.spec,
-            offset: e.offset,
-            column: e.column,
-            message: format!("unknown parameter `{}` is ignored (as xl does)", e.found),
-            hint: e.hint,
-        }
-    }
-
     /// Shifts the position by `base` bytes of `whole` (see [`SpecError::rebase`]).
     pub(crate) fn rebase(&mut self, whole: &str, base: usize) {
         self.offset += base;

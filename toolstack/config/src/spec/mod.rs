@@ -25,7 +25,7 @@
 //! |---|---|---|
 //! | `disk=` | [`disk::parse`], [`disk::parse_parts`] (several argv, `block-attach`) | [`DiskSpec`] |
 //! | virtual disk names | [`vdev::decode`], [`vdev::devid_to_xvd_name`] | [`Vdev`] |
-//! | `vif=` | [`vif::parse`], [`vif::parse_parts`] (`network-attach` argv; unknown keys fatal there, warnings in `parse`), [`vif::parse_rate`] | [`VifSpec`], [`VifRate`] |
+//! | `vif=` | [`vif::parse`], [`vif::parse_parts`] (`network-attach` argv), [`vif::parse_rate`] | [`VifSpec`], [`VifRate`] |
 //! | `pci=` | [`pci::parse`], [`pci::parse_bdf`] | [`PciSpec`], [`PciBdf`] |
 //! | `vfb=` | [`vfb::parse`] | [`VfbSpec`] |
 //! | `channel=` | [`channel::parse`] | [`ChannelSpec`] |

@@ -1,13 +1,12 @@
 //! The virtual framebuffer spec (`vfb=[...]`, xl.cfg(5)), as xl's
 //! `parse_config_data` reads it: comma-separated `key=value` pairs.
 //!
-//! xl silently ignores unknown keys; rxl ignores them too but warns, with a "did
-//! you mean" hint. Stricter than xl: a field without `=` (xl silently drops it *and
-//! every field after it*) and a non-numeric boolean (xl's `atoi` makes `vnc=yes`
-//! *off*) are errors. Each vfb also implies a virtual keyboard (the caller's job).
+//! Stricter than xl, which silently stops at the first field without `=`, silently
+//! ignores unknown keys and reads booleans with `atoi` (so `vnc=yes` is *off*):
+//! all three are errors here. Each vfb also implies a virtual keyboard (the caller's job).
 
 use super::disk::defbool;
-use super::error::{Parsed, SpecError, SpecErrorKind, SpecKind, SpecWarning};
+use super::error::{Parsed, SpecError, SpecErrorKind, SpecKind};
 use super::fields;
 use serde::Serialize;
 
@@ -86,7 +85,6 @@ const KNOWN: &[&str] = &[
 /// Parses one vfb spec string (one element of `vfb=[...]`).
 pub fn parse(spec: &str) -> Result<Parsed<VfbSpec>, SpecError> {
     let mut vfb = VfbSpec::default();
-    let mut warnings = Vec::new();
     for field in fields::split_fields(spec) {
         let Some(kv) = field.key_value() else {
             return Err(SpecError::new(
@@ -123,17 +121,16 @@ pub fn parse(spec: &str) -> Result<Parsed<VfbSpec>, SpecError> {
             "opengl" => vfb.sdl.opengl = Some(flag("opengl")?),
             "display" => vfb.sdl.display = Some(v.to_string()),
             "xauthority" => vfb.sdl.xauthority = Some(v.to_string()),
-            key => warnings.push(SpecWarning::ignored(fields::unknown_key(
-                SpecKind::Vfb,
-                spec,
-                kv.key_offset,
-                key,
-                KNOWN,
-            ))),
+            key => {
+                return Err(fields::unknown_key(
+                    SpecKind::Vfb,
+                    spec,
+                    kv.key_offset,
+                    key,
+                    KNOWN,
+                ));
+            }
         }
     }
-    Ok(Parsed {
-        value: vfb,
-        warnings,
-    })
+    Ok(Parsed::clean(vfb))
 }

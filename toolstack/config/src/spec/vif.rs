@@ -1,12 +1,11 @@
 //! The network interface spec, xl-network-configuration(5), as xl's
 //! `parse_nic_config` and libxlu's `xlu_vif_parse_rate` read it.
 //!
-//! Unknown keys follow xl: in a config file ([`parse`]) xl prints "unrecognized
-//! argument" and carries on, so rxl returns a warning with a "did you mean" hint;
-//! on the `network-attach` command line ([`parse_parts`]) xl fails, and so does rxl.
-//! Stricter than xl everywhere: a bad `mac=` or `type=` is an error (xl ignores the
-//! field in a config file), the MAC must be six `:`/`-`-separated hex bytes with
-//! nothing after, and every `ip=` entry must be an IP address (optional `/prefix`).
+//! Stricter than xl: an unknown key is an error here (xl prints
+//! "unrecognized argument" and goes on in a config file; the caller may downgrade
+//! [`SpecErrorKind::UnknownKey`] to a warning to match), the MAC must be six
+//! `:`/`-`-separated hex bytes with nothing after, and every `ip=` entry must be
+//! an IP address (optionally with a `/prefix`).
 
 use super::error::{Parsed, SpecError, SpecErrorKind, SpecKind, SpecWarning};
 use super::fields::{self, KeyValue};
@@ -214,7 +213,7 @@ const KNOWN: &[&str] = &[
 
 /// Parses one vif spec string (one element of `vif=[...]`).
 pub fn parse(spec: &str) -> Result<Parsed<VifSpec>, SpecError> {
-    parse_fields(spec, fields::split_fields(spec), false)
+    parse_fields(spec, fields::split_fields(spec))
 }
 
 /// Parses a vif given as separate fields, as `xl network-attach DOM FIELD...` does:
@@ -233,14 +232,12 @@ pub fn parse_parts(parts: &[&str]) -> Result<Parsed<VifSpec>, SpecError> {
         }
         base += part.len() + 1;
     }
-    parse_fields(&joined, list, true)
+    parse_fields(&joined, list)
 }
 
-/// Applies the fields; an unknown key is an error if `unknown_fatal`, else a warning.
 fn parse_fields<'a>(
     spec: &'a str,
     list: Vec<fields::Field<'a>>,
-    unknown_fatal: bool,
 ) -> Result<Parsed<VifSpec>, SpecError> {
     let mut nic = VifSpec::default();
     let mut warnings = Vec::new();
@@ -257,10 +254,7 @@ fn parse_fields<'a>(
                     } else {
                         e
                     };
-                    if unknown_fatal {
-                        return Err(e);
-                    }
-                    warnings.push(SpecWarning::ignored(e));
+                    return Err(e);
                 }
             }
             continue;
@@ -275,12 +269,7 @@ fn parse_fields<'a>(
             ));
         }
         seen.push(kv.key);
-        match apply(&mut nic, &mut warnings, spec, kv) {
-            Err(e) if e.kind == SpecErrorKind::UnknownKey && !unknown_fatal => {
-                warnings.push(SpecWarning::ignored(e));
-            }
-            other => other?,
-        }
+        apply(&mut nic, &mut warnings, spec, kv)?;
     }
     Ok(Parsed {
         value: nic,
