@@ -58,6 +58,11 @@ pub enum DefaultsError {
         "sourcing the GRUB defaults with sh failed: {0}; fix the file named above (grub-mkconfig would fail the same way)"
     )]
     Shell(String),
+    /// No temporary copy of an edited file could be made for `sh`.
+    #[error(
+        "cannot make a temporary copy of the edited GRUB defaults for sh (is TMPDIR or /tmp writable?): {0}"
+    )]
+    Temp(io::Error),
     /// After editing, another file still overrides a value we set.
     #[error(
         "{name} would still be \"{actual}\" instead of \"{wanted}\": {file}:{line} assigns it later; edit or remove that line"
@@ -164,16 +169,35 @@ impl Defaults {
     /// The effective values of `names` (and the warnings the files print), computed by sourcing
     /// the current texts with `sh` in order, with the helper functions `grub-mkconfig` provides.
     pub fn effective(&self, names: &[&str]) -> Result<(Effective, Vec<String>), DefaultsError> {
-        let dir = tempfile::tempdir().map_err(|e| DefaultsError::Shell(e.to_string()))?;
+        // Unchanged files are sourced where they are; only edited texts need a temporary copy
+        // (so `status` works without a writable /tmp, e.g. in an initramfs).
+        let mut dir: Option<tempfile::TempDir> = None;
+        let mut sourced: Vec<(PathBuf, &Path)> = Vec::new();
         let mut script = String::from(
             "grub_warn() { echo \"Warning: $*\" >&2; }\n\
              gettext() { printf '%s' \"$1\"; }\n\
              gettext_printf() { _f=$1; shift; printf \"$_f\" \"$@\"; }\n",
         );
-        for (i, f) in self.files.iter().enumerate() {
-            let p = dir.path().join(format!("{i}.sh"));
-            fs::write(&p, f.text()).map_err(|e| DefaultsError::Shell(e.to_string()))?;
-            script.push_str(&format!(". '{}' || exit 3\n", p.display()));
+        for (i, (f, orig)) in self.files.iter().zip(&self.originals).enumerate() {
+            let p = match orig {
+                Some(o) if o == f.text() => f.path.clone(),
+                None if f.text().is_empty() => continue,
+                _ => {
+                    if dir.is_none() {
+                        dir = Some(tempfile::tempdir().map_err(DefaultsError::Temp)?);
+                    }
+                    let p = dir
+                        .as_ref()
+                        .map_or_else(PathBuf::new, |d| d.path().join(format!("{i}.sh")));
+                    fs::write(&p, f.text()).map_err(DefaultsError::Temp)?;
+                    p
+                }
+            };
+            script.push_str(&format!(
+                ". '{}' || exit 3\n",
+                p.display().to_string().replace('\'', "'\\''")
+            ));
+            sourced.push((p, f.path.as_path()));
         }
         for n in names {
             script.push_str(&format!(
@@ -191,9 +215,8 @@ impl Defaults {
             .map_err(|e| DefaultsError::Shell(format!("cannot run sh: {e}")))?;
         // Name the real files in the shell's messages instead of our temporary copies.
         let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        for (i, f) in self.files.iter().enumerate() {
-            let tmp = dir.path().join(format!("{i}.sh")).display().to_string();
-            stderr = stderr.replace(&tmp, &f.path.display().to_string());
+        for (tmp, real) in &sourced {
+            stderr = stderr.replace(&tmp.display().to_string(), &real.display().to_string());
         }
         if !out.status.success() {
             return Err(DefaultsError::Shell(stderr.trim().to_owned()));
