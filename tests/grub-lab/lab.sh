@@ -79,6 +79,10 @@ mkconfig_inner() {
   "$RXL" grub --root "$R" set-xen-arg smap=0 console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all
   if "$RXL" grub --root "$R" set-xen-arg dom0_max_vcpus=two 2>"$out/badarg.err"; then fail "bad option accepted"; fi
   expect "invalid Xen option refused with the reason" "$out/badarg.err" 'dom0_max_vcpus=two.*N, N-, -M or N-M'
+  # Stock Debian + xen-hypervisor-common: set-dom0-mem alone already gives a Xen default (Debian's
+  # xen.cfg treats an unset XEN_OVERRIDE_GRUB_DEFAULT as 1); set-default xen makes it explicit.
+  "$RXL" grub --root "$R" --dry-run apply >"$out/apply-first.txt" 2>&1
+  expect "one set-dom0-mem + apply already boots Xen by default" "$out/apply-first.txt" '^default: +"Debian GNU/Linux, with Xen hypervisor" \(Xen\)'
   "$RXL" grub --root "$R" set-default xen
   cp "$R/etc/default/grub" "$out/grub.edited"; cp "$R/etc/xen/xl.conf" "$out/xl.conf"
   diff -u "$out/grub.stock" "$out/grub.edited" >"$out/grub.diff" || true
