@@ -12,6 +12,7 @@ use clap::Parser;
 use rxl_kvm::control::server::{self, Supervisor};
 use rxl_kvm::devices::serial::ConsoleOut;
 use rxl_kvm::rundir::{RunDir, VmRecord};
+use rxl_kvm::spec::NicSpec;
 use rxl_kvm::{Action, DiskSpec, ExitReason, RunControl, VmSpec, Vmm};
 
 /// Runs one KVM guest.
@@ -39,6 +40,10 @@ struct Args {
     /// Disk as PATH or PATH,ro (repeatable).
     #[arg(long = "disk")]
     disks: Vec<String>,
+    /// NIC as [tap=NAME][,bridge=BRIDGE][,mac=52:54:00:xx:xx:xx] (repeatable; "default" for
+    /// a kernel-named tap on no bridge).
+    #[arg(long = "nic")]
+    nics: Vec<String>,
     /// Guest name.
     #[arg(long, default_value = "guest")]
     name: String,
@@ -70,6 +75,36 @@ fn disk(arg: &str) -> DiskSpec {
     }
 }
 
+fn nic(arg: &str) -> Result<NicSpec, String> {
+    let mut n = NicSpec::default();
+    for part in arg.split(',').filter(|p| !p.is_empty() && *p != "default") {
+        match part.split_once('=') {
+            Some(("tap", v)) => n.tap = Some(v.to_string()),
+            Some(("bridge", v)) => n.bridge = Some(v.to_string()),
+            Some(("mac", v)) => {
+                let bytes: Vec<u8> = v
+                    .split(':')
+                    .map(|b| u8::from_str_radix(b, 16))
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| {
+                        format!("--nic mac={v}: expected six hex bytes like 52:54:00:12:34:56")
+                    })?;
+                n.mac = Some(
+                    bytes
+                        .try_into()
+                        .map_err(|_| format!("--nic mac={v}: expected six bytes"))?,
+                );
+            }
+            _ => {
+                return Err(format!(
+                    "--nic {arg}: unknown part '{part}' (use tap=, bridge=, mac=)"
+                ));
+            }
+        }
+    }
+    Ok(n)
+}
+
 fn spec_from(args: &Args) -> Result<VmSpec, String> {
     if let Some(path) = &args.spec {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -89,6 +124,7 @@ fn spec_from(args: &Args) -> Result<VmSpec, String> {
     spec.ramdisk = args.initrd.clone();
     spec.cmdline = args.cmdline.clone();
     spec.disks = args.disks.iter().map(|d| disk(d)).collect();
+    spec.nics = args.nics.iter().map(|n| nic(n)).collect::<Result<_, _>>()?;
     // A foreground run is one boot: a guest reboot ends it like a power-off.
     spec.on_reboot = Action::Destroy;
     Ok(spec)

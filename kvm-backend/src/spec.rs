@@ -30,6 +30,20 @@ pub struct DiskSpec {
     pub read_only: bool,
 }
 
+/// One virtio-net NIC on a tap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct NicSpec {
+    /// Tap interface name (xl `vifname=`); `None` lets the kernel pick `rxltapN`.
+    #[serde(default)]
+    pub tap: Option<String>,
+    /// Bridge to enslave the tap to (xl `bridge=`).
+    #[serde(default)]
+    pub bridge: Option<String>,
+    /// MAC address (xl `mac=`); `None` derives a stable one from the domain name.
+    #[serde(default)]
+    pub mac: Option<[u8; 6]>,
+}
+
 /// A VM to build.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VmSpec {
@@ -50,6 +64,9 @@ pub struct VmSpec {
     /// Disks, in guest order (vda, vdb, ...).
     #[serde(default)]
     pub disks: Vec<DiskSpec>,
+    /// NICs, after the disks on the virtio-mmio bus.
+    #[serde(default)]
+    pub nics: Vec<NicSpec>,
     /// On guest power-off.
     #[serde(default)]
     pub on_poweroff: Action,
@@ -76,6 +93,7 @@ impl VmSpec {
             ramdisk: None,
             cmdline: String::new(),
             disks: Vec::new(),
+            nics: Vec::new(),
             on_poweroff: Action::Destroy,
             on_reboot: Action::Restart,
             on_crash: Action::Destroy,

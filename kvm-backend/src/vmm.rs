@@ -13,9 +13,12 @@ use crate::devices::Devices;
 use crate::devices::serial::{ConsoleOut, SerialConsole};
 use crate::devices::virtio::blk::{BlkError, Block};
 use crate::devices::virtio::mmio::MmioTransport;
+use crate::devices::virtio::net::netlink::{self, NetlinkError};
+use crate::devices::virtio::net::tap::{Tap, TapError};
+use crate::devices::virtio::net::{self as vnet, Net};
 use crate::loader::{self, BootSource, Loaded, LoaderError};
 use crate::runstate::{ExitReason, RunControl};
-use crate::spec::{DiskSpec, VmSpec};
+use crate::spec::{DiskSpec, NicSpec, VmSpec};
 use crate::vstate::vcpu::{Vcpu, VcpuError};
 use crate::vstate::vm::{Vm, VmError};
 
@@ -39,6 +42,24 @@ pub enum VmmError {
     /// A disk could not be opened.
     #[error(transparent)]
     Disk(#[from] BlkError),
+    /// A NIC's tap could not be created.
+    #[error("vif {index}: {source}")]
+    Tap {
+        /// NIC index.
+        index: usize,
+        /// Why.
+        #[source]
+        source: TapError,
+    },
+    /// A NIC's tap could not be attached to its bridge.
+    #[error("vif {index}: {source}")]
+    Bridge {
+        /// NIC index.
+        index: usize,
+        /// Why.
+        #[source]
+        source: NetlinkError,
+    },
     /// The kernel, initrd or command line could not be loaded.
     #[error(transparent)]
     Loader(#[from] LoaderError),
@@ -83,6 +104,19 @@ impl Vmm {
         console: ConsoleOut,
         control: Arc<RunControl>,
     ) -> Result<Vmm, VmmError> {
+        Vmm::with_nics(memory_mib, vcpus, disks, &[], "guest", console, control)
+    }
+
+    /// [`Vmm::new`] plus one virtio-net per NIC (after the disks); `name` seeds default MACs.
+    pub fn with_nics(
+        memory_mib: u64,
+        vcpus: u8,
+        disks: &[DiskSpec],
+        nics: &[NicSpec],
+        name: &str,
+        console: ConsoleOut,
+        control: Arc<RunControl>,
+    ) -> Result<Vmm, VmmError> {
         if vcpus == 0 || vcpus > MAX_VCPUS {
             return Err(VmmError::BadSpec {
                 key: "vcpus",
@@ -106,6 +140,21 @@ impl Vmm {
             let irq = irq_line(&vm, VIRTIO_IRQ_BASE + i as u32)?;
             virtio.push(MmioTransport::new(Box::new(blk), vm.mem.clone(), irq));
         }
+        for (index, nic) in nics.iter().enumerate() {
+            let tap = Tap::open(nic.tap.as_deref().unwrap_or("rxltap%d"))
+                .map_err(|source| VmmError::Tap { index, source })?;
+            if let Some(br) = &nic.bridge {
+                netlink::attach_to_bridge(tap.name(), br)
+                    .map_err(|source| VmmError::Bridge { index, source })?;
+            }
+            let mac = nic.mac.unwrap_or_else(|| vnet::default_mac(name, index));
+            let irq = irq_line(&vm, VIRTIO_IRQ_BASE + virtio.len() as u32)?;
+            virtio.push(MmioTransport::new(
+                Box::new(Net::new(tap, mac)),
+                vm.mem.clone(),
+                irq,
+            ));
+        }
         let devices = Arc::new(Devices::new(serial, virtio, control.clone()));
         let vcpus = (0..vcpus)
             .map(|id| Vcpu::new(&vm, id, vcpus))
@@ -124,10 +173,18 @@ impl Vmm {
         console: ConsoleOut,
         control: Arc<RunControl>,
     ) -> Result<(Vmm, Loaded), VmmError> {
-        let vmm = Vmm::new(spec.memory_mib, spec.vcpus, &spec.disks, console, control)?;
+        let vmm = Vmm::with_nics(
+            spec.memory_mib,
+            spec.vcpus,
+            &spec.disks,
+            &spec.nics,
+            &spec.name,
+            console,
+            control,
+        )?;
         let mut cmdline = spec.cmdline.clone();
         // Linux finds virtio-mmio devices from the command line (no ACPI/DT here).
-        for i in 0..spec.disks.len() as u64 {
+        for i in 0..(spec.disks.len() + spec.nics.len()) as u64 {
             let base = VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_SIZE;
             let irq = VIRTIO_IRQ_BASE as u64 + i;
             cmdline.push_str(&format!(" virtio_mmio.device=4K@{base:#x}:{irq}"));
@@ -192,8 +249,21 @@ impl Vmm {
                 }
             }
         }
+        let net_io = if devices.has_net() {
+            let d = devices.clone();
+            thread::Builder::new()
+                .name("net-io".into())
+                .spawn(move || d.net_io_loop())
+                .ok()
+        } else {
+            None
+        };
         let reason = control.wait_exit();
         stop_threads(&control, handles);
+        if let Some(h) = net_io {
+            // It notices the stop within one poll tick.
+            let _ = h.join();
+        }
         devices
             .serial
             .lock()

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::arch::x86_64::layout::{
     COM1_PORT, I8042_CMD_PORT, I8042_DATA_PORT, SHUTDOWN_PORT, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE,
 };
-use crate::runstate::RunControl;
+use crate::runstate::{RunControl, RunState};
 use i8042::{I8042, ResetLine};
 use serial::SerialConsole;
 use virtio::mmio::MmioTransport;
@@ -87,6 +87,49 @@ impl Devices {
         let off = addr.checked_sub(VIRTIO_MMIO_BASE)?;
         let slot = (off / VIRTIO_MMIO_SIZE) as usize;
         (slot < self.virtio.len()).then_some((slot, off % VIRTIO_MMIO_SIZE))
+    }
+
+    /// Runs the network I/O loop until `control` says the VM is stopping: waits for frames on
+    /// every NIC's tap and moves them into the guest (TX happens on the vCPU that notifies).
+    pub fn net_io_loop(&self) {
+        const TICK_MS: i32 = 20;
+        let mut fds = Vec::new();
+        loop {
+            if matches!(self.control.state(), RunState::Stopping(_)) {
+                return;
+            }
+            fds.clear();
+            for (slot, t) in self.virtio.iter().enumerate() {
+                if let Some(fd) = lock(t).net_rx_fd() {
+                    fds.push((
+                        slot,
+                        libc::pollfd {
+                            fd,
+                            events: libc::POLLIN,
+                            revents: 0,
+                        },
+                    ));
+                }
+            }
+            let mut pfds: Vec<libc::pollfd> = fds.iter().map(|f| f.1).collect();
+            // SAFETY: `pfds` is a valid array of `pfds.len()` pollfd structs for the call;
+            // with no fds this is a plain sleep, which is how RX starvation is waited out
+            // (a guest notify clears it within one tick).
+            let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, TICK_MS) };
+            if n <= 0 {
+                continue;
+            }
+            for (p, (slot, _)) in pfds.iter().zip(&fds) {
+                if p.revents & libc::POLLIN != 0 {
+                    lock(&self.virtio[*slot]).net_rx();
+                }
+            }
+        }
+    }
+
+    /// Whether any virtio device is a NIC (then the VMM runs [`Devices::net_io_loop`]).
+    pub fn has_net(&self) -> bool {
+        self.virtio.iter().any(|t| lock(t).is_net())
     }
 
     /// A guest MMIO read; returns false if no device owns `addr`.

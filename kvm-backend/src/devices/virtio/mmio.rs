@@ -201,6 +201,39 @@ impl MmioTransport {
         }
     }
 
+    /// Whether the device is a NIC.
+    pub fn is_net(&mut self) -> bool {
+        self.device.as_net().is_some()
+    }
+
+    /// The tap fd to wait on for guest-bound frames, if this is a NIC ready to receive.
+    pub fn net_rx_fd(&mut self) -> Option<std::os::fd::RawFd> {
+        if self.status & status::DRIVER_OK == 0 {
+            return None;
+        }
+        self.device.as_net().and_then(|n| n.rx_fd())
+    }
+
+    /// The NIC's tap is readable: deliver frames into the RX queue and interrupt the guest.
+    pub fn net_rx(&mut self) {
+        if self.status & status::DRIVER_OK == 0 {
+            return;
+        }
+        let (Some(net), Some(queue)) = (self.device.as_net(), self.queues.first_mut()) else {
+            return;
+        };
+        if net.rx_ready(queue, &self.mem) && queue.needs_notification(&*self.mem).unwrap_or(true) {
+            self.raise();
+        }
+    }
+
+    fn raise(&mut self) {
+        self.interrupt_status |= INT_USED_RING;
+        // An eventfd write only fails if the counter would overflow, i.e. the guest
+        // already has an interrupt pending; nothing is lost.
+        let _ = self.irq.write(1);
+    }
+
     fn notify(&mut self, index: usize) {
         if self.status & status::DRIVER_OK == 0 {
             return;
@@ -212,10 +245,7 @@ impl MmioTransport {
             return;
         }
         if self.device.process_queue(index, queue, &self.mem) {
-            self.interrupt_status |= INT_USED_RING;
-            // An eventfd write only fails if the counter would overflow, i.e. the guest
-            // already has an interrupt pending; nothing is lost.
-            let _ = self.irq.write(1);
+            self.raise();
         }
     }
 }

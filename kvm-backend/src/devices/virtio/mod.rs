@@ -3,6 +3,7 @@
 
 pub mod blk;
 pub mod mmio;
+pub mod net;
 
 use virtio_queue::Queue;
 use vm_memory::GuestMemoryMmap;
@@ -38,6 +39,10 @@ pub trait VirtioDevice: Send {
     /// Handles the driver's notification for queue `index`; returns true when used buffers
     /// were added and the guest should be interrupted.
     fn process_queue(&mut self, index: usize, queue: &mut Queue, mem: &GuestMemoryMmap) -> bool;
+    /// The network device behind this transport, if it is one (the I/O thread polls its tap).
+    fn as_net(&mut self) -> Option<&mut net::Net> {
+        None
+    }
 }
 
 /// Copies the part of `config` starting at `offset` into `data` (zeros past the end), the
