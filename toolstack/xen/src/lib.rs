@@ -5,7 +5,7 @@
 //! - [`sys`]: the Linux Xen devices (privcmd, hypercall buffers, evtchn, gntdev/gntalloc);
 //!   all `unsafe` code lives there, in small safe wrappers;
 //! - [`ctl`]: typed domctl/sysctl/xen_version calls with interface-version probing;
-//! - [`store`]: the xenstore requests the control verbs need;
+//! - [`store`]: the xenstore requests the control verbs make (over `rxl-xenstore`'s client);
 //! - [`control`]: the verbs' logic (name lookup, memory targets, vCPU online state);
 //! - [`report`]: xl's text formats, as pure functions;
 //! - [`backend`]: [`XenBackend`], the `rxl_hypervisor::Backend` for Xen.

@@ -6,13 +6,18 @@ use rxl_xen::{Control, XenError};
 #[test]
 fn without_xen_open_names_the_missing_device() {
     if std::path::Path::new("/dev/xen/privcmd").exists() {
-        eprintln!("SKIP: /dev/xen/privcmd exists here; the no-Xen path is covered on hosts without Xen");
+        eprintln!(
+            "SKIP: /dev/xen/privcmd exists here; the no-Xen path is covered on hosts without Xen"
+        );
         return;
     }
     let err = Control::open().expect_err("no Xen on this host");
     assert!(matches!(err, XenError::NoXen { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.starts_with("Xen is not running here: /dev/xen/privcmd does not exist"), "{msg}");
+    assert!(
+        msg.starts_with("Xen is not running here: /dev/xen/privcmd does not exist"),
+        "{msg}"
+    );
     assert!(!msg.contains('\n'));
 }
 

@@ -218,13 +218,15 @@ impl Xen {
     pub fn physinfo(&self) -> Result<PhysInfo, XenError> {
         let s = self.sysctl("sysctl physinfo", xs::XEN_SYSCTL_physinfo, |_| {})?;
         let p: xs::xen_sysctl_physinfo = arm(&s.u);
-        let sharing = |cmd, name| {
-            self.hypercall(
-                name,
-                xs::__HYPERVISOR_memory_op,
-                [u64::from(cmd), 0, 0, 0, 0],
-            )
-            .map(|n| u64::try_from(n).unwrap_or(0))
+        // Like libxl: a Xen built without memory sharing answers ENOSYS, which means 0.
+        let sharing = |cmd, name| match self.hypercall(
+            name,
+            xs::__HYPERVISOR_memory_op,
+            [u64::from(cmd), 0, 0, 0, 0],
+        ) {
+            Ok(n) => Ok(u64::try_from(n).unwrap_or(0)),
+            Err(e) if e.errno() == Some(libc::ENOSYS) => Ok(0),
+            Err(e) => Err(e),
         };
         Ok(PhysInfo {
             threads_per_core: p.threads_per_core,
