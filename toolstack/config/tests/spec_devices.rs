@@ -107,14 +107,17 @@ fn spec_vfb_forms() {
     assert_eq!(
         js(&v.value),
         json!({"vnc": {"enable": "True", "listen": "0.0.0.0", "passwd": "s3cret", "display": 3, "findunused": "False"},
-               "keymap": "de"})
+               "sdl": {}, "keymap": "de"})
     );
     let s = spec::vfb::parse("sdl=1,opengl=1,display=:0,xauthority=/root/.Xauthority").unwrap();
     assert_eq!(
         js(&s.value),
-        json!({"sdl": {"enable": "True", "opengl": "True", "display": ":0", "xauthority": "/root/.Xauthority"}})
+        json!({"vnc": {}, "sdl": {"enable": "True", "opengl": "True", "display": ":0", "xauthority": "/root/.Xauthority"}})
     );
-    assert_eq!(js(&spec::vfb::parse("").unwrap().value), json!({}));
+    assert_eq!(
+        js(&spec::vfb::parse("").unwrap().value),
+        json!({"vnc": {}, "sdl": {}})
+    );
     for (text, kind) in [
         ("vnc=yes", K::InvalidValue),
         ("vnc", K::Syntax),
@@ -142,14 +145,14 @@ fn spec_channel_forms() {
     );
     assert_eq!(
         js(&c),
-        json!({"name": "org.qemu.guest_agent.0", "connection": "socket", "u": {"path": "/run/qga.sock"}})
+        json!({"name": "org.qemu.guest_agent.0", "connection.socket": {"path": "/run/qga.sock"}})
     );
     let p = spec::channel::parse("backend=dom0,name=org.example.log,connection=pty")
         .unwrap()
         .value;
     assert_eq!(
         js(&p),
-        json!({"backend_domname": "dom0", "name": "org.example.log", "connection": "pty"})
+        json!({"backend_domname": "dom0", "name": "org.example.log", "connection.pty": {}})
     );
     let bad: &[(&str, K)] = &[
         ("name=x", K::Missing),
@@ -251,7 +254,7 @@ fn spec_vtpm_p9_usb_forms() {
         .value;
     assert_eq!(
         js(&d),
-        json!({"ctrl": 0, "port": 2, "hostbus": 3, "hostaddr": 8})
+        json!({"ctrl": 0, "port": 2, "type.hostdev": {"hostbus": 3, "hostaddr": 8}})
     );
     for (text, kind) in [
         ("hostbus=3", K::Missing),

@@ -548,3 +548,166 @@ fn spec_disk_pci_rate_agree_with_libxlutil() {
         "too few accepted cases ({agree_ok}) to mean anything"
     );
 }
+
+/// Asks libxl what it makes of `json` as a `libxl_device_TYPE`; `None` if it refused
+/// or crashed (an unknown enum string makes libxl log through the stand-in context).
+fn libxl_reads(exe: &Path, ty: &str, json: &Value) -> Option<Value> {
+    let out = Command::new(exe)
+        .args(["json", ty, &json.to_string()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).ok()?;
+    let j = text.strip_prefix("OK ")?;
+    serde_json::from_str(j).ok()
+}
+
+/// Fields rxl knows that Xen 4.17's libxl IDL does not have yet (added later).
+const NEWER_THAN_4_17: &[(&str, &str)] = &[
+    ("disk", "grant_usage"),
+    ("nic", "vlan"),
+    ("p9", "type"),
+    ("p9", "max_space"),
+    ("p9", "max_files"),
+    ("p9", "max_open_files"),
+    ("p9", "auto_delete"),
+];
+
+#[test]
+fn spec_json_shape_matches_libxl_idl() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(exe) = build_oracle(dir.path()) else {
+        return;
+    };
+    let mut jsons: Vec<(&str, String, Value)> = Vec::new();
+    let mut push = |ty: &'static str, text: &str, v: Result<Value, SpecError>| {
+        if let Ok(v) = v {
+            jsons.push((ty, text.to_string(), v));
+        }
+    };
+    let to_json = |v: &dyn erased::Ser| v.json();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for _ in 0..1500 {
+        let d = rng.fields(DISK_FIELDS, 5);
+        push("disk", &d, spec::disk::parse(&d).map(|p| to_json(&p.value)));
+    }
+    for _ in 0..200 {
+        let p = rng.fields(PCI_FIELDS, 4);
+        push(
+            "pci",
+            &p,
+            spec::pci::parse(&p).map(|p| normalise(&to_json(&p.value))),
+        );
+    }
+    for line in std::fs::read_to_string(data_dir().join("vif.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if let Some(s) = v.get("spec").and_then(Value::as_str) {
+            push("nic", s, spec::vif::parse(s).map(|p| to_json(&p.value)));
+        }
+    }
+    for s in [
+        "vnc=1,vnclisten=0.0.0.0:1,vncdisplay=1,vncunused=1,vncpasswd=pw,keymap=de",
+        "sdl=1,opengl=0,display=:0,xauthority=/root/.Xauthority",
+        "",
+    ] {
+        push("vfb", s, spec::vfb::parse(s).map(|p| to_json(&p.value)));
+    }
+    for s in [
+        "name=org.x.0,connection=pty",
+        "backend=d,name=n,connection=socket,path=/run/n.sock",
+    ] {
+        push(
+            "channel",
+            s,
+            spec::channel::parse(s).map(|p| to_json(&p.value)),
+        );
+    }
+    push(
+        "vtpm",
+        "backend=v,uuid=…",
+        spec::vtpm::parse("backend=v,uuid=7f3c8a52-1b7e-4a7e-9c6d-2f1e0a9b8c7d")
+            .map(|p| to_json(&p.value)),
+    );
+    push(
+        "p9",
+        "tag=…",
+        spec::p9::parse("tag=t,path=/srv,security_model=none,backend=d").map(|p| to_json(&p.value)),
+    );
+    for s in [
+        "type=pv,version=2,ports=4",
+        "type=devicemodel,version=3,ports=15",
+        "type=auto",
+    ] {
+        push(
+            "usbctrl",
+            s,
+            spec::usb::parse_ctrl(s).map(|p| to_json(&p.value)),
+        );
+    }
+    for s in [
+        "hostbus=3,hostaddr=8,controller=0,port=1",
+        "type=hostdev,hostbus=0x1,hostaddr=2",
+    ] {
+        push(
+            "usbdev",
+            s,
+            spec::usb::parse_dev(s).map(|p| to_json(&p.value)),
+        );
+    }
+    let kinds: std::collections::BTreeSet<&str> = jsons.iter().map(|(t, ..)| *t).collect();
+    assert_eq!(
+        kinds.len(),
+        9,
+        "every device type must be covered: {kinds:?}"
+    );
+
+    let mut failures = Vec::new();
+    for (ty, text, ours) in &jsons {
+        let mut ours = ours.clone();
+        if let Value::Object(m) = &mut ours {
+            for (t, field) in NEWER_THAN_4_17 {
+                if t == ty {
+                    m.remove(*field);
+                }
+            }
+        }
+        match libxl_reads(&exe, ty, &ours) {
+            Some(back) if back == ours => {}
+            Some(back) => failures.push(format!(
+                "{ty} {text:?}: rxl {ours}\n   libxl read it as {back}"
+            )),
+            None => failures.push(format!("{ty} {text:?}: libxl rejected rxl's JSON {ours}")),
+        }
+    }
+    println!(
+        "libxl IDL shape: {} JSON objects checked, {} failures",
+        jsons.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} JSON shapes differ from libxl's:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// Object-safe "serialize to a JSON value", so the helper closure above can take
+/// every spec type.
+mod erased {
+    pub trait Ser {
+        fn json(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn json(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap()
+        }
+    }
+}

@@ -23,7 +23,7 @@ pub enum ChannelConnection {
 }
 
 /// A parsed channel spec, libxl's `libxl_device_channel`. Serialized as libxl
-/// does: `"connection": "pty"|"socket"` plus `"u": {"path": …}` for sockets.
+/// does: `"connection.pty": {}` or `"connection.socket": {"path": …}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelSpec {
     /// `backend=` (driver domain).
@@ -44,13 +44,19 @@ impl Serialize for ChannelSpec {
         if let Some(n) = &self.name {
             m.serialize_entry("name", n)?;
         }
+        // libxl writes a keyed union as one key "<keyvar>.<case>" holding the
+        // case's fields.
         match &self.connection {
-            ChannelConnection::Pty => m.serialize_entry("connection", "pty")?,
+            ChannelConnection::Pty => {
+                m.serialize_entry(
+                    "connection.pty",
+                    &std::collections::BTreeMap::<&str, &str>::new(),
+                )?;
+            }
             ChannelConnection::Socket { path } => {
-                m.serialize_entry("connection", "socket")?;
                 let mut u = std::collections::BTreeMap::new();
                 u.insert("path", path);
-                m.serialize_entry("u", &u)?;
+                m.serialize_entry("connection.socket", &u)?;
             }
         }
         m.end()

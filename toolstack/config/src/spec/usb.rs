@@ -24,8 +24,8 @@ pub enum UsbctrlType {
 /// A parsed usbctrl spec, libxl's `libxl_device_usbctrl`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct UsbctrlSpec {
-    /// `type=`.
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    /// `type=` (`auto`, libxl's default, is omitted from JSON as libxl does).
+    #[serde(rename = "type", skip_serializing_if = "is_default_type")]
     pub ctrl_type: Option<UsbctrlType>,
     /// `version=` (1, 2 or 3).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,21 +35,45 @@ pub struct UsbctrlSpec {
     pub ports: Option<u32>,
 }
 
-/// A parsed usbdev spec, libxl's `libxl_device_usbdev` (only `type=hostdev` exists).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// A parsed usbdev spec, libxl's `libxl_device_usbdev` (only `type=hostdev`
+/// exists). Serialized as libxl does: `ctrl`, `port`, then the keyed union as
+/// `"type.hostdev": {"hostbus": …, "hostaddr": …}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UsbdevSpec {
     /// `controller=`: devid of the controller.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ctrl: Option<u32>,
     /// `port=`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u32>,
     /// `hostbus=` of the host device.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub hostbus: Option<u8>,
     /// `hostaddr=` of the host device.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub hostaddr: Option<u8>,
+}
+
+impl Serialize for UsbdevSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        if let Some(c) = self.ctrl {
+            m.serialize_entry("ctrl", &c)?;
+        }
+        if let Some(p) = self.port {
+            m.serialize_entry("port", &p)?;
+        }
+        // libxl omits zero-valued members inside the union too.
+        let mut host = std::collections::BTreeMap::new();
+        for (k, v) in [("hostaddr", self.hostaddr), ("hostbus", self.hostbus)] {
+            if let Some(v) = v.filter(|v| *v != 0) {
+                host.insert(k, v);
+            }
+        }
+        m.serialize_entry("type.hostdev", &host)?;
+        m.end()
+    }
+}
+
+fn is_default_type(t: &Option<UsbctrlType>) -> bool {
+    matches!(t, None | Some(UsbctrlType::Auto))
 }
 
 /// Parses one usbctrl spec string.

@@ -50,23 +50,13 @@ pub struct SdlInfo {
 /// A parsed vfb spec, libxl's `libxl_device_vfb`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct VfbSpec {
-    /// VNC part.
-    #[serde(skip_serializing_if = "is_default_vnc")]
+    /// VNC part (always serialized, as libxl prints nested structs even when empty).
     pub vnc: VncInfo,
-    /// SDL part.
-    #[serde(skip_serializing_if = "is_default_sdl")]
+    /// SDL part (always serialized).
     pub sdl: SdlInfo,
     /// `keymap=` (e.g. `de`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keymap: Option<String>,
-}
-
-fn is_default_vnc(v: &VncInfo) -> bool {
-    *v == VncInfo::default()
-}
-
-fn is_default_sdl(v: &SdlInfo) -> bool {
-    *v == SdlInfo::default()
 }
 
 const KNOWN: &[&str] = &[
