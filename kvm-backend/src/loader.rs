@@ -92,6 +92,8 @@ pub struct BootSource {
     pub initrd: Option<PathBuf>,
     /// Kernel command line.
     pub cmdline: String,
+    /// Address of the ACPI RSDP to hand the kernel, if tables were written.
+    pub acpi_rsdp: Option<u64>,
 }
 
 /// Which protocol the kernel was loaded for.
@@ -166,7 +168,7 @@ pub fn load(mem: &GuestMemoryMmap, src: &BootSource) -> Result<Loaded, LoaderErr
 
     match (result.setup_header, result.pvh_boot_cap) {
         (None, PvhBootCapability::PvhEntryPresent(entry)) => {
-            write_start_info(mem, ram, initrd)?;
+            write_start_info(mem, ram, initrd, src.acpi_rsdp)?;
             Ok(Loaded {
                 entry: BootEntry::Pvh {
                     rip: entry.raw_value(),
@@ -176,7 +178,7 @@ pub fn load(mem: &GuestMemoryMmap, src: &BootSource) -> Result<Loaded, LoaderErr
             })
         }
         (None, _) => {
-            write_zero_page(mem, ram, None, cmdline_len, initrd)?;
+            write_zero_page(mem, ram, None, cmdline_len, initrd, src.acpi_rsdp)?;
             Ok(Loaded {
                 entry: BootEntry::LongMode {
                     rip: result.kernel_load.raw_value(),
@@ -186,7 +188,7 @@ pub fn load(mem: &GuestMemoryMmap, src: &BootSource) -> Result<Loaded, LoaderErr
             })
         }
         (Some(hdr), _) => {
-            write_zero_page(mem, ram, Some(hdr), cmdline_len, initrd)?;
+            write_zero_page(mem, ram, Some(hdr), cmdline_len, initrd, src.acpi_rsdp)?;
             Ok(Loaded {
                 entry: BootEntry::LongMode {
                     rip: result.kernel_load.raw_value() + BZIMAGE_64BIT_ENTRY_OFFSET,
@@ -242,6 +244,7 @@ fn write_start_info(
     mem: &GuestMemoryMmap,
     ram: u64,
     initrd: Option<(u64, u64)>,
+    rsdp: Option<u64>,
 ) -> Result<(), LoaderError> {
     let memmap: Vec<hvm_memmap_table_entry> = layout::e820_map(ram)
         .into_iter()
@@ -258,6 +261,7 @@ fn write_start_info(
         cmdline_paddr: CMDLINE_START,
         memmap_paddr: layout::PVH_MEMMAP_START,
         memmap_entries: memmap.len() as u32,
+        rsdp_paddr: rsdp.unwrap_or(0),
         ..Default::default()
     };
     let mut params = BootParams::new(&info, GuestAddress(layout::PVH_INFO_START));
@@ -284,8 +288,12 @@ fn write_zero_page(
     setup_header: Option<setup_header>,
     cmdline_len: u32,
     initrd: Option<(u64, u64)>,
+    rsdp: Option<u64>,
 ) -> Result<(), LoaderError> {
-    let mut bp = boot_params::default();
+    let mut bp = boot_params {
+        acpi_rsdp_addr: rsdp.unwrap_or(0),
+        ..Default::default()
+    };
     if let Some(hdr) = setup_header {
         bp.hdr = hdr;
     } else {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use vm_memory::GuestMemoryMmap;
 use vmm_sys_util::eventfd::EventFd;
 
+use crate::arch::x86_64::acpi::{self, VirtioWindow};
 use crate::arch::x86_64::layout::{COM1_IRQ, VIRTIO_IRQ_BASE, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE};
 use crate::arch::x86_64::regs::BootEntry;
 use crate::devices::Devices;
@@ -63,6 +64,13 @@ pub enum VmmError {
     /// The kernel, initrd or command line could not be loaded.
     #[error(transparent)]
     Loader(#[from] LoaderError),
+    /// The ACPI tables could not be written.
+    #[error("ACPI tables: {source}")]
+    Acpi {
+        /// Why.
+        #[source]
+        source: crate::arch::x86_64::ArchError,
+    },
     /// An eventfd, irqfd or thread could not be created.
     #[error("{what}: {source}")]
     Os {
@@ -182,17 +190,20 @@ impl Vmm {
             console,
             control,
         )?;
-        let mut cmdline = spec.cmdline.clone();
-        // Linux finds virtio-mmio devices from the command line (no ACPI/DT here).
-        for i in 0..(spec.disks.len() + spec.nics.len()) as u64 {
-            let base = VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_SIZE;
-            let irq = VIRTIO_IRQ_BASE as u64 + i;
-            cmdline.push_str(&format!(" virtio_mmio.device=4K@{base:#x}:{irq}"));
-        }
+        // Stock kernels find the virtio-mmio windows and the power-off register through ACPI.
+        let windows: Vec<VirtioWindow> = (0..(spec.disks.len() + spec.nics.len()) as u64)
+            .map(|i| VirtioWindow {
+                base: VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_SIZE,
+                irq: VIRTIO_IRQ_BASE + i as u32,
+            })
+            .collect();
+        let rsdp = acpi::write_tables(vmm.memory(), spec.vcpus, &windows)
+            .map_err(|source| VmmError::Acpi { source })?;
         let src = BootSource {
             kernel: spec.kernel.clone(),
             initrd: spec.ramdisk.clone(),
-            cmdline: cmdline.trim().to_string(),
+            cmdline: spec.cmdline.trim().to_string(),
+            acpi_rsdp: Some(rsdp),
         };
         let loaded = vmm.load(&src)?;
         Ok((vmm, loaded))

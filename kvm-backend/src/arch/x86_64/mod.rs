@@ -1,5 +1,6 @@
 //! x86_64: guest physical layout, GDT, identity page tables, CPUID, MSRs and boot registers.
 
+pub mod acpi;
 pub mod cpuid;
 pub mod gdt;
 pub mod layout;
