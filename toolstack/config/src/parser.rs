@@ -57,6 +57,7 @@ pub fn parse_into(src: &Source, settings: &mut Settings) -> Vec<Diagnostic> {
         src,
         toks: &lexed.tokens,
         pos: 0,
+        depth: 0,
         lexed: &lexed,
         diags: Vec::new(),
     };
@@ -78,10 +79,15 @@ pub fn parse_into(src: &Source, settings: &mut Settings) -> Vec<Diagnostic> {
     diags
 }
 
+/// Deepest list nesting accepted. libxlu has no limit (bison's stack grows to 10000); real files
+/// nest two levels (`vnuma`). The limit keeps the recursive descent far from the thread's stack.
+pub const MAX_DEPTH: usize = 64;
+
 struct Parser<'a> {
     src: &'a Source,
     toks: &'a [Token],
     pos: usize,
+    depth: usize,
     lexed: &'a Lexed,
     diags: Vec<Diagnostic>,
 }
@@ -197,7 +203,17 @@ impl Parser<'_> {
                     span: self.span(&t),
                 })
             }
-            TokenKind::LBracket => self.list(),
+            TokenKind::LBracket if self.depth >= MAX_DEPTH => Err(self.syntax(
+                &t,
+                "a value",
+                &format!("lists may nest at most {MAX_DEPTH} levels deep"),
+            )),
+            TokenKind::LBracket => {
+                self.depth += 1;
+                let v = self.list();
+                self.depth -= 1;
+                v
+            }
             TokenKind::Ident => {
                 let word = self.text(&t).to_string();
                 Err(self.syntax(

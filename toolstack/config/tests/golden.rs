@@ -115,3 +115,31 @@ fn model_golden() {
 fn json_golden() {
     run("json", json_output);
 }
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let text = format!("a = {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let e = rxl_config::parse_str("deep.cfg", &text).expect_err("too deep");
+    let first = e.errors().next().expect("an error");
+    assert_eq!(first.span.line, 1);
+    assert_eq!(first.span.column, 5 + 64, "{first}");
+    assert!(first.to_string().contains("nest at most 64"), "{first}");
+}
+
+#[test]
+fn overrides_apply_after_the_file_and_name_the_command_line() {
+    let file = "name = \"a\"\nkernel = \"/k\"\ndisk = [ \"/a,raw,xvda,rw\" ]\n";
+    let l = rxl_config::parse_str_with_overrides(
+        "f.cfg",
+        file,
+        &["name=\"b\"", "disk+=[\"/b,raw,xvdb,rw\"]", "memory=64"],
+    )
+    .expect("loads");
+    assert_eq!(l.config.name.as_deref(), Some("b"));
+    assert_eq!(l.config.memory, Some(64));
+    assert_eq!(l.config.devices.disks.len(), 2);
+    let e = rxl_config::parse_str_with_overrides("f.cfg", file, &["vcpus=2", "memory=1G"])
+        .expect_err("bad override");
+    let d = e.errors().next().expect("error");
+    assert_eq!(d.span.to_string(), "command line:2:9");
+}
