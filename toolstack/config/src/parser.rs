@@ -168,6 +168,14 @@ impl Parser<'_> {
                     "one key takes one value; for several, write a list: [ \"a\", \"b\" ]",
                 ));
             }
+            TokenKind::Ident if self.toks[self.pos - 1].end == end.start => {
+                // `memory = 512g`: the lexer split a number from its unit.
+                return Err(self.syntax(
+                    &end,
+                    "the end of the statement (a newline or `;`)",
+                    "a number has no unit suffix: memory and maxmem are in MiB; quote other text",
+                ));
+            }
             _ => {
                 return Err(self.syntax(
                     &end,
