@@ -110,17 +110,58 @@ fn check_reports_missing_file() {
 }
 
 #[test]
-fn show_json_has_libxl_fields() {
-    let out = rxl(&["config", "show", "--json", &example("xlexample.pvlinux")]);
+fn show_json_of_xen_examples_has_libxl_fields() {
+    for (name, ty, mem_mib, vcpus, pdev) in [
+        ("xlexample.hvm", "hvm", 128, 2, "/dev/vg/guest-volume"),
+        ("xlexample.pvlinux", "pv", 128, 2, "/dev/vg/guest-volume"),
+        (
+            "xlexample.pvhlinux",
+            "pvh",
+            512,
+            4,
+            "/dev/zvol/tank/guest-volume",
+        ),
+    ] {
+        let out = rxl(&["config", "show", "--json", &example(name)]);
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json on stdout");
+        let ctx = format!("{name}: {j:#}");
+        assert_eq!(
+            j["c_info"]["name"],
+            format!("example.{}", &name[10..]),
+            "{ctx}"
+        );
+        assert_eq!(j["c_info"]["type"], ty, "{ctx}");
+        assert_eq!(j["b_info"]["max_memkb"], mem_mib * 1024, "{ctx}");
+        assert_eq!(j["b_info"]["target_memkb"], mem_mib * 1024, "{ctx}");
+        assert_eq!(j["b_info"]["max_vcpus"], vcpus, "{ctx}");
+        assert!(j["b_info"][format!("type.{ty}")].is_object(), "{ctx}");
+        assert_eq!(j["disks"][0]["vdev"], "xvda", "{ctx}");
+        assert_eq!(j["disks"][0]["pdev_path"], pdev, "{ctx}");
+        assert_eq!(j["disks"][0]["format"], "raw", "{ctx}");
+        assert_eq!(j["disks"][0]["readwrite"], 1, "{ctx}");
+        assert_eq!(j["nics"][0]["devid"], 0, "{ctx}");
+        assert_eq!(j["on_reboot"], "restart", "{ctx}");
+        if ty != "hvm" {
+            assert_eq!(j["b_info"]["kernel"], "/boot/vmlinuz", "{ctx}");
+            assert_eq!(j["b_info"]["cmdline"], "root=/dev/xvda1", "{ctx}");
+        }
+    }
+}
+
+#[test]
+fn show_json_nics_carry_mac_and_bridge() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(
+        &dir,
+        "net.cfg",
+        "name = \"n\"\nkernel = \"/k\"\nvif = [ \"mac=00:16:3e:aa:bb:cc,bridge=xenbr0\" ]\n",
+    );
+    let out = rxl(&["config", "show", "--json", &f]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json on stdout");
-    assert_eq!(j["c_info"]["name"], "example.pvlinux");
-    assert_eq!(j["c_info"]["type"], "pv");
-    assert_eq!(j["b_info"]["max_memkb"], 131072);
-    assert_eq!(j["b_info"]["target_memkb"], 131072);
-    assert_eq!(j["b_info"]["max_vcpus"], 2);
-    assert_eq!(j["disks"][0]["vdev"], "xvda");
-    assert_eq!(j["disks"][0]["pdev_path"], "/dev/vg/guest-volume");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(j["nics"][0]["mac"], "00:16:3e:aa:bb:cc");
+    assert_eq!(j["nics"][0]["bridge"], "xenbr0");
 }
 
 #[test]
