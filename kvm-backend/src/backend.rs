@@ -348,8 +348,15 @@ impl Backend for KvmBackend {
     }
 
     fn create(&self, cfg: &DomainConfig, opts: &CreateOptions) -> Result<DomainId, BackendError> {
-        let spec = crate::from_config::vm_spec(cfg)?;
-        let id = self.create_spec(&spec, opts)?;
+        let mapped = crate::from_config::vm_spec(cfg).map_err(|e| BackendError::Backend {
+            context: e.to_string(),
+            source: Box::new(e),
+        })?;
+        // Keys that have no effect on KVM are reported, never silently dropped.
+        for w in &mapped.warnings {
+            eprintln!("rxl: warning: {w}");
+        }
+        let id = self.create_spec(&mapped.spec, opts)?;
         if opts.console {
             self.console(id)?;
         }

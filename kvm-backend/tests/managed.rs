@@ -177,3 +177,46 @@ fn a_vmm_that_cannot_boot_reports_why_and_leaves_nothing() {
             .is_none()
     );
 }
+
+#[test]
+fn an_xl_cfg_boots_through_the_backend_trait() {
+    require_kvm!();
+    let (dir, b) = backend();
+    let disk = dir.path().join("disk.img");
+    let sector: Vec<u8> = (0..4096u32).map(|i| (i * 13 % 251) as u8).collect();
+    std::fs::write(&disk, &sector).unwrap();
+    let want: u32 = sector[..512]
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .fold(0, u32::wrapping_add);
+    let text = format!(
+        "name = \"fromcfg\"\ntype = \"pvh\"\nmemory = 32\nkernel = \"{}\"\nextra = \"from-xl-cfg\"\n\
+         disk = [ \"{},raw,xvda,ro\" ]\non_poweroff = \"preserve\"\n",
+        guest("pvh.elf").display(),
+        disk.display()
+    );
+    let cfg = rxl_config::parse_str("fromcfg.cfg", &text).unwrap().config;
+    let id = b.create(&cfg, &CreateOptions::default()).unwrap();
+    wait_for("shutdown", || {
+        b.info(id)
+            .map(|i| i.phase == Phase::Shutdown)
+            .unwrap_or(false)
+    });
+    let out = console(&b, id);
+    assert!(out.contains("CMDLINE=from-xl-cfg\n"), "{out}");
+    assert!(
+        out.contains(&format!("VIRTIO-BLK-SUM={want:08x}\n")),
+        "{out}"
+    );
+    b.destroy(id).unwrap();
+
+    let hvm = rxl_config::parse_str("hvm.cfg", "name = \"h\"\ntype = \"hvm\"\n")
+        .unwrap()
+        .config;
+    let err = b
+        .create(&hvm, &CreateOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("type=\"hvm\""), "{err}");
+    assert!(b.list().unwrap().is_empty());
+}
