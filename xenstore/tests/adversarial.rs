@@ -20,11 +20,19 @@ fn setup(x: &Xsd) -> Raw {
 fn give_domain(c0: &mut Raw, d: u32) {
     let p = format!("/local/domain/{d}");
     c0.ok(MsgType::Mkdir, 0, &join_strings([p.as_str()]));
-    c0.ok(MsgType::SetPerms, 0, &join_strings([p.as_str(), &format!("n{d}")]));
+    c0.ok(
+        MsgType::SetPerms,
+        0,
+        &join_strings([p.as_str(), &format!("n{d}")]),
+    );
 }
 
 fn introduce(c0: &mut Raw, d: u32) {
-    c0.ok(MsgType::Introduce, 0, &join_strings([d.to_string(), "1234".into(), "7".into()]));
+    c0.ok(
+        MsgType::Introduce,
+        0,
+        &join_strings([d.to_string(), "1234".into(), "7".into()]),
+    );
 }
 
 #[test]
@@ -33,7 +41,16 @@ fn oversized_payload_disconnects_only_that_client() {
     let mut keep = setup(&x);
     for len in [4097u32, u32::MAX] {
         let mut bad = Raw::connect(&x.sock);
-        bad.send_raw(&Header { msg_type: 11, req_id: 0, tx_id: 0, len }.encode()).unwrap();
+        bad.send_raw(
+            &Header {
+                msg_type: 11,
+                req_id: 0,
+                tx_id: 0,
+                len,
+            }
+            .encode(),
+        )
+        .unwrap();
         assert!(bad.closed(), "len {len}: the offender is disconnected");
     }
     // The limit itself is fine.
@@ -75,7 +92,16 @@ fn clients_vanishing_mid_message_lose_nothing_committed() {
     let _c = setup(&x);
     {
         let mut a = Raw::connect(&x.sock);
-        a.send_raw(&Header { msg_type: 11, req_id: 0, tx_id: 0, len: 100 }.encode()).unwrap();
+        a.send_raw(
+            &Header {
+                msg_type: 11,
+                req_id: 0,
+                tx_id: 0,
+                len: 100,
+            }
+            .encode(),
+        )
+        .unwrap();
         a.send_raw(b"/committed\0").unwrap(); // 11 of 100 bytes, then gone
     }
     {
@@ -86,7 +112,9 @@ fn clients_vanishing_mid_message_lose_nothing_committed() {
         // Open transaction with an uncommitted write, watches, then vanish.
         let mut t = Raw::connect(&x.sock);
         let (_, id) = t.req(MsgType::TransactionStart, 0, b"\0");
-        let id: u32 = String::from_utf8_lossy(&id[..id.len() - 1]).parse().unwrap();
+        let id: u32 = String::from_utf8_lossy(&id[..id.len() - 1])
+            .parse()
+            .unwrap();
         t.ok(MsgType::Write, id, b"/committed\0clobbered");
         t.ok(MsgType::Watch, 0, b"/\0tok\0");
     }
@@ -106,11 +134,21 @@ fn path_length_limits_xsa323() {
         p.clone()
     });
     let abs_bad = format!("/{}", "a".repeat(3072));
-    c0.err(MsgType::Write, 0, &join_strings([abs_bad.as_str()]), "EINVAL");
+    c0.err(
+        MsgType::Write,
+        0,
+        &join_strings([abs_bad.as_str()]),
+        "EINVAL",
+    );
     give_domain(&mut c0, 5);
     let mut d5 = Raw::connect(&x.dom(5));
     d5.ok(MsgType::Write, 0, &join_strings(["a".repeat(2048)]));
-    d5.err(MsgType::Write, 0, &join_strings(["a".repeat(2049)]), "EINVAL");
+    d5.err(
+        MsgType::Write,
+        0,
+        &join_strings(["a".repeat(2049)]),
+        "EINVAL",
+    );
     x.assert_healthy("/committed", b"precious");
 }
 
@@ -152,7 +190,9 @@ fn node_quota_accounting_and_release_xsa322_419_421_483() {
     d5.ok(MsgType::Rm, 0, b"n0\0");
     for _ in 0..5 {
         let (_, id) = d5.req(MsgType::TransactionStart, 0, b"\0");
-        let id: u32 = String::from_utf8_lossy(&id[..id.len() - 1]).parse().unwrap();
+        let id: u32 = String::from_utf8_lossy(&id[..id.len() - 1])
+            .parse()
+            .unwrap();
         d5.ok(MsgType::Write, id, b"tmp\0x");
         d5.ok(MsgType::Rm, id, b"tmp\0");
         d5.ok(MsgType::TransactionEnd, id, b"T\0");
@@ -187,17 +227,28 @@ fn watch_and_transaction_quotas() {
     give_domain(&mut c0, 5);
     let mut d5 = Raw::connect(&x.dom(5));
     for i in 0..4 {
-        d5.ok(MsgType::Watch, 0, &join_strings([format!("w{i}"), "t".into()]));
+        d5.ok(
+            MsgType::Watch,
+            0,
+            &join_strings([format!("w{i}"), "t".into()]),
+        );
     }
     d5.err(MsgType::Watch, 0, b"w9\0t\0", "E2BIG");
     d5.err(MsgType::Watch, 0, b"w0\0t\0", "EEXIST");
     for _ in 0..3 {
-        assert_eq!(d5.req(MsgType::TransactionStart, 0, b"\0").0, MsgType::TransactionStart as u32);
+        assert_eq!(
+            d5.req(MsgType::TransactionStart, 0, b"\0").0,
+            MsgType::TransactionStart as u32
+        );
     }
     d5.err(MsgType::TransactionStart, 0, b"\0", "ENOSPC");
     // A watch storm from dom0 is not limited, and RESET_WATCHES frees the quota.
     for i in 0..300 {
-        c0.send(MsgType::Watch as u32, 0, &join_strings([format!("/w{i}"), "t".into()]));
+        c0.send(
+            MsgType::Watch as u32,
+            0,
+            &join_strings([format!("/w{i}"), "t".into()]),
+        );
     }
     for _ in 0..300 {
         assert_eq!(c0.reply().1, b"OK\0");
@@ -229,7 +280,13 @@ fn permission_escalation_is_refused_xsa115_352_353() {
     d5.err(MsgType::SetPerms, 0, b"/local/domain/5\0b6\0", "EACCES");
     d5.ok(MsgType::SetPerms, 0, b"/local/domain/5\0n5\0r6\0");
     // Privileged-only requests.
-    for (ty, p) in [(MsgType::Introduce, &b"9\0001\0001\0"[..]), (MsgType::Release, b"0\0"), (MsgType::SetTarget, b"5\0000\0"), (MsgType::SetQuota, b"nodes\0009999\0"), (MsgType::Control, b"help\0")] {
+    for (ty, p) in [
+        (MsgType::Introduce, &b"9\x001\x001\x00"[..]),
+        (MsgType::Release, b"0\0"),
+        (MsgType::SetTarget, b"5\x000\x00"),
+        (MsgType::SetQuota, b"nodes\x009999\x00"),
+        (MsgType::Control, b"help\0"),
+    ] {
         d5.err(ty, 0, p, "EACCES");
     }
     // XSA-115: watch events only for readable nodes and no special events.
@@ -242,9 +299,18 @@ fn permission_escalation_is_refused_xsa115_352_353() {
     introduce(&mut c0, 9);
     d5.req(MsgType::Read, 0, b"/public/k\0"); // sync point: earlier events precede this reply
     let got: Vec<&str> = d5.events.iter().map(|(p, _)| p.as_str()).collect();
-    assert_eq!(got, ["/", "@introduceDomain", "/public/k"], "initial events, then only the readable change");
+    assert_eq!(
+        got,
+        ["/", "@introduceDomain", "/public/k"],
+        "initial events, then only the readable change"
+    );
     w0.req(MsgType::Read, 0, b"/public/k\0");
-    assert_eq!(w0.events.len(), 2, "privileged watcher sees the introduction: {:?}", w0.events);
+    assert_eq!(
+        w0.events.len(),
+        2,
+        "privileged watcher sees the introduction: {:?}",
+        w0.events
+    );
     x.assert_healthy("/committed", b"precious");
 }
 
@@ -253,7 +319,11 @@ fn replies_never_read_are_bounded_xsa326_416() {
     let mut x = Xsd::start(&[], &[]);
     let mut c0 = setup(&x);
     for i in 0..300 {
-        c0.send(MsgType::Mkdir as u32, 0, &join_strings([format!("/big/child-{i:06}")]));
+        c0.send(
+            MsgType::Mkdir as u32,
+            0,
+            &join_strings([format!("/big/child-{i:06}")]),
+        );
     }
     for _ in 0..300 {
         c0.reply();
@@ -261,7 +331,12 @@ fn replies_never_read_are_bounded_xsa326_416() {
     let rss0 = x.rss_kib();
     let hog = Raw::connect(&x.sock);
     hog.s.set_nonblocking(true).unwrap();
-    let h = Header { msg_type: MsgType::Directory as u32, req_id: 0, tx_id: 0, len: 5 };
+    let h = Header {
+        msg_type: MsgType::Directory as u32,
+        req_id: 0,
+        tx_id: 0,
+        len: 5,
+    };
     let mut one = h.encode().to_vec();
     one.extend_from_slice(b"/big\0");
     let mut sent = 0usize;
@@ -275,7 +350,10 @@ fn replies_never_read_are_bounded_xsa326_416() {
     assert!(sent > 0);
     x.assert_healthy("/committed", b"precious");
     let grown = x.rss_kib().saturating_sub(rss0);
-    assert!(grown < 64 * 1024, "memory held for an unread client grew by {grown} KiB");
+    assert!(
+        grown < 64 * 1024,
+        "memory held for an unread client grew by {grown} KiB"
+    );
     drop(hog);
     x.assert_healthy("/committed", b"precious");
 }
@@ -288,7 +366,11 @@ fn event_storm_to_a_dying_watcher_xsa324() {
     w.ok(MsgType::Watch, 0, b"/\0all\0");
     let long = format!("/storm/{}", "s".repeat(200));
     for i in 0..6000 {
-        c0.send(MsgType::Write as u32, 0, &join_strings([format!("{long}/{i}")]));
+        c0.send(
+            MsgType::Write as u32,
+            0,
+            &join_strings([format!("{long}/{i}")]),
+        );
         if i == 3000 {
             drop(std::mem::replace(&mut w, Raw::connect(&x.sock))); // vanish mid-storm
         }
@@ -306,7 +388,11 @@ fn reset_watches_cycles_keep_memory_flat_xsa330_484() {
     let run = |c: &mut Raw, n: usize| {
         for chunk in 0..n / 100 {
             for i in 0..100 {
-                c.send(MsgType::Watch as u32, 0, &join_strings([format!("/w/{chunk}/{i}"), "t".into()]));
+                c.send(
+                    MsgType::Watch as u32,
+                    0,
+                    &join_strings([format!("/w/{chunk}/{i}"), "t".into()]),
+                );
                 c.send(MsgType::ResetWatches as u32, 0, b"\0");
             }
             for _ in 0..200 {
@@ -319,10 +405,15 @@ fn reset_watches_cycles_keep_memory_flat_xsa330_484() {
     let before = x.rss_kib();
     run(&mut c, 20000);
     let grown = x.rss_kib().saturating_sub(before);
-    assert!(grown < 8 * 1024, "RSS grew by {grown} KiB over 20000 watch/reset cycles");
+    assert!(
+        grown < 8 * 1024,
+        "RSS grew by {grown} KiB over 20000 watch/reset cycles"
+    );
     // XSA-484: RESET_WATCHES with a transaction id is harmless.
     let (_, id) = c.req(MsgType::TransactionStart, 0, b"\0");
-    let id: u32 = String::from_utf8_lossy(&id[..id.len() - 1]).parse().unwrap();
+    let id: u32 = String::from_utf8_lossy(&id[..id.len() - 1])
+        .parse()
+        .unwrap();
     c.ok(MsgType::ResetWatches, id, b"\0");
     c.err(MsgType::TransactionEnd, id, b"T\0", "ENOENT");
     x.assert_healthy("/committed", b"precious");
@@ -336,7 +427,14 @@ fn stalled_guest_does_not_delay_release_xsa325() {
     give_domain(&mut c0, 5);
     let stalled = Raw::connect(&x.dom(5));
     stalled.s.set_nonblocking(true).unwrap();
-    let mut req = Header { msg_type: MsgType::Read as u32, req_id: 0, tx_id: 0, len: 3 }.encode().to_vec();
+    let mut req = Header {
+        msg_type: MsgType::Read as u32,
+        req_id: 0,
+        tx_id: 0,
+        len: 3,
+    }
+    .encode()
+    .to_vec();
     req.extend_from_slice(b"/x\0");
     for _ in 0..5000 {
         if (&stalled.s).write(&req).is_err() {
@@ -347,7 +445,15 @@ fn stalled_guest_does_not_delay_release_xsa325() {
     w.ok(MsgType::Watch, 0, b"@releaseDomain\0rel\0");
     c0.ok(MsgType::Release, 0, b"5\0");
     w.req(MsgType::Read, 0, b"/committed\0");
-    assert_eq!(w.events.iter().filter(|(p, _)| p == "@releaseDomain").count(), 2, "initial + release: {:?}", w.events);
+    assert_eq!(
+        w.events
+            .iter()
+            .filter(|(p, _)| p == "@releaseDomain")
+            .count(),
+        2,
+        "initial + release: {:?}",
+        w.events
+    );
     x.assert_healthy("/committed", b"precious");
 }
 
@@ -358,7 +464,9 @@ fn transaction_creating_under_a_removed_parent_fails_xsa415_440() {
     let mut c2 = Raw::connect(&x.sock);
     c1.ok(MsgType::Write, 0, b"/a/keep\0v");
     let (_, id) = c1.req(MsgType::TransactionStart, 0, b"\0");
-    let id: u32 = String::from_utf8_lossy(&id[..id.len() - 1]).parse().unwrap();
+    let id: u32 = String::from_utf8_lossy(&id[..id.len() - 1])
+        .parse()
+        .unwrap();
     c1.ok(MsgType::Write, id, b"/a/b/c\0new");
     c2.ok(MsgType::Rm, 0, b"/a\0");
     c1.err(MsgType::TransactionEnd, id, b"T\0", "EAGAIN");

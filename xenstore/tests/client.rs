@@ -19,8 +19,12 @@ fn basic_operations_and_typed_errors() {
     assert_eq!(c.read("/vm/dir").unwrap(), b"");
     assert_eq!(c.directory("/vm").unwrap(), ["name", "dir"]);
     assert_eq!(c.read("/nope").unwrap_err().errno(), Some(XsErrno::ENOENT));
-    assert!(matches!(c.read("bad//path"), Err(ClientError::Xs(XsErrno::EINVAL))));
-    c.set_perms("/vm", &Perms::parse(["r0", "b3"]).unwrap()).unwrap();
+    assert!(matches!(
+        c.read("bad//path"),
+        Err(ClientError::Xs(XsErrno::EINVAL))
+    ));
+    c.set_perms("/vm", &Perms::parse(["r0", "b3"]).unwrap())
+        .unwrap();
     assert_eq!(c.get_perms("/vm").unwrap().to_strings(), ["r0", "b3"]);
     c.rm("/vm").unwrap();
     assert!(c.read("/vm/name").is_err());
@@ -60,7 +64,11 @@ fn watches_arrive_on_a_channel_while_requests_continue() {
     let x = Xsd::start(&[], &[]);
     let c = Arc::new(Client::open_path(&x.sock).unwrap());
     let rx = c.watch("/w", "tok").unwrap();
-    assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap().path, "/w", "fires once when set");
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(5)).unwrap().path,
+        "/w",
+        "fires once when set"
+    );
     let writer = {
         let c = c.clone();
         std::thread::spawn(move || {
@@ -71,7 +79,9 @@ fn watches_arrive_on_a_channel_while_requests_continue() {
     };
     // Nobody drains events during the writes: requests must not block on them.
     writer.join().unwrap();
-    let got: Vec<String> = (0..100).map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap().path).collect();
+    let got: Vec<String> = (0..100)
+        .map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap().path)
+        .collect();
     assert_eq!(got[0], "/w/0");
     assert_eq!(got[99], "/w/99");
     c.unwatch("/w", "tok").unwrap();
@@ -85,7 +95,10 @@ fn watches_arrive_on_a_channel_while_requests_continue() {
 #[test]
 fn concurrent_transactions_lose_no_update() {
     let x = Xsd::start(&[], &[]);
-    Client::open_path(&x.sock).unwrap().write("/counter", b"0").unwrap();
+    Client::open_path(&x.sock)
+        .unwrap()
+        .write("/counter", b"0")
+        .unwrap();
     let threads: Vec<_> = (0..8)
         .map(|_| {
             let sock = x.sock.clone();
@@ -93,7 +106,10 @@ fn concurrent_transactions_lose_no_update() {
                 let c = Client::open_path(&sock).unwrap();
                 for _ in 0..50 {
                     c.transaction(|t| {
-                        let v: u64 = String::from_utf8(t.read("/counter")?).unwrap().parse().unwrap();
+                        let v: u64 = String::from_utf8(t.read("/counter")?)
+                            .unwrap()
+                            .parse()
+                            .unwrap();
                         t.write("/counter", (v + 1).to_string().as_bytes())
                     })
                     .unwrap();

@@ -19,7 +19,11 @@ use tracing::{error, info};
 
 /// Command line.
 #[derive(Parser, Debug)]
-#[command(name = "rxenstored", version, about = "Xenstore daemon for rxl (replaces xenstored/oxenstored)")]
+#[command(
+    name = "rxenstored",
+    version,
+    about = "Xenstore daemon for rxl (replaces xenstored/oxenstored)"
+)]
 struct Args {
     /// Privileged (dom0) socket.
     #[arg(long, default_value = "/run/xenstored/socket")]
@@ -51,7 +55,10 @@ fn parse_quotas(items: &[String]) -> Result<Quotas, String> {
     for item in items {
         let bad = || {
             let names: Vec<&str> = DEFAULTS.iter().map(|(n, _)| *n).collect();
-            format!("--quota {item:?}: expected NAME=VALUE with NAME one of {} and VALUE a decimal number", names.join(", "))
+            format!(
+                "--quota {item:?}: expected NAME=VALUE with NAME one of {} and VALUE a decimal number",
+                names.join(", ")
+            )
         };
         let (name, value) = item.split_once('=').ok_or_else(bad)?;
         let value: u32 = value.parse().map_err(|_| bad())?;
@@ -66,13 +73,21 @@ fn domain_specs(items: &[String]) -> Result<Vec<ListenSpec>, String> {
     items
         .iter()
         .map(|item| {
-            let bad = || format!("--domain-socket {item:?}: expected DOMID=PATH, e.g. 5=/run/xenstored/dom5.sock");
+            let bad = || {
+                format!(
+                    "--domain-socket {item:?}: expected DOMID=PATH, e.g. 5=/run/xenstored/dom5.sock"
+                )
+            };
             let (d, p) = item.split_once('=').ok_or_else(bad)?;
             let domid: u32 = d.parse().map_err(|_| bad())?;
             if domid == 0 || domid > 0x7fef || p.is_empty() {
                 return Err(bad());
             }
-            Ok(ListenSpec { path: PathBuf::from(p), domid, privileged: false })
+            Ok(ListenSpec {
+                path: PathBuf::from(p),
+                domid,
+                privileged: false,
+            })
         })
         .collect()
 }
@@ -80,7 +95,9 @@ fn domain_specs(items: &[String]) -> Result<Vec<ListenSpec>, String> {
 fn main() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -96,7 +113,11 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<(), String> {
     let quotas = parse_quotas(&args.quotas)?;
-    let mut specs = vec![ListenSpec { path: args.socket.clone(), domid: 0, privileged: true }];
+    let mut specs = vec![ListenSpec {
+        path: args.socket.clone(),
+        domid: 0,
+        privileged: true,
+    }];
     specs.extend(domain_specs(&args.domain_sockets)?);
     let daemon = if args.no_state {
         Daemon::new(quotas)
@@ -109,7 +130,11 @@ fn run(args: Args) -> Result<(), String> {
             None => Daemon::new(quotas),
         }
     };
-    let action = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
     for sig in [Signal::SIGTERM, Signal::SIGINT] {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe; no
         // SA_RESTART, so poll(2) returns EINTR and the loop notices promptly.
@@ -122,7 +147,9 @@ fn run(args: Args) -> Result<(), String> {
     let saved = if args.no_state {
         Ok(())
     } else {
-        persist::save(server.daemon(), &args.state).map(|()| info!(file = %args.state.display(), "state saved")).map_err(|e| e.to_string())
+        persist::save(server.daemon(), &args.state)
+            .map(|()| info!(file = %args.state.display(), "state saved"))
+            .map_err(|e| e.to_string())
     };
     server.cleanup();
     served.and(saved)

@@ -19,7 +19,11 @@ pub fn sanitise(val: &[u8]) -> String {
 }
 
 fn take_digits(s: &[u8], max: usize, radix: u32) -> (Option<u8>, usize) {
-    let n = s.iter().take(max).take_while(|c| (**c as char).is_digit(radix)).count();
+    let n = s
+        .iter()
+        .take(max)
+        .take_while(|c| (**c as char).is_digit(radix))
+        .count();
     if n == 0 {
         return (None, 0);
     }
@@ -73,7 +77,10 @@ mod tests {
 
     #[test]
     fn quoting_matches_xenstore_client() {
-        assert_eq!(sanitise(b"a b\\c\t\n\r\x01\x7f\xff"), "a b\\\\c\\t\\n\\r\\001\\x7f\\xff");
+        assert_eq!(
+            sanitise(b"a b\\c\t\n\r\x01\x7f\xff"),
+            "a b\\\\c\\t\\n\\r\\001\\x7f\\xff"
+        );
         assert_eq!(unsanitise("a\\tb\\x41\\101\\q\\\\"), b"a\tbAAq\\");
         assert_eq!(unsanitise("end\\"), b"end\0");
         assert_eq!(unsanitise("\\xg"), b"xg");

@@ -10,7 +10,12 @@ use crate::wire::XsErrno;
 const TAG_LEN: usize = 8;
 
 fn terminal_width() -> Option<usize> {
-    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCGWINSZ writes a winsize into the valid struct passed by pointer.
     let r = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
     (r == 0).then(|| (ws.ws_col as usize).saturating_sub(2))
@@ -18,7 +23,11 @@ fn terminal_width() -> Option<usize> {
 
 /// `%.*s` with C's rule that a negative precision means "no limit".
 fn prec(s: &str, p: isize) -> &str {
-    if p < 0 { s } else { &s[..s.len().min(p as usize)] }
+    if p < 0 {
+        s
+    } else {
+        &s[..s.len().min(p as usize)]
+    }
 }
 
 struct Fmt {
@@ -29,8 +38,19 @@ struct Fmt {
 }
 
 /// Prints the subtree below `path`.
-pub fn ls(client: &Client, path: &str, flat: bool, perms: bool, out: &mut dyn Write) -> Result<(), String> {
-    let mut f = Fmt { max_width: 80, desired_width: 60, whole_path: false, perms };
+pub fn ls(
+    client: &Client,
+    path: &str,
+    flat: bool,
+    perms: bool,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let mut f = Fmt {
+        max_width: 80,
+        desired_width: 60,
+        whole_path: false,
+        perms,
+    };
     if flat {
         f.max_width = (i32::MAX / 2) as usize;
         f.desired_width = 0;
@@ -39,10 +59,14 @@ pub fn ls(client: &Client, path: &str, flat: bool, perms: bool, out: &mut dyn Wr
         f.max_width = w;
     }
     // Depth-first with an explicit stack (children in order), so deep trees are fine.
-    let top = client.directory(path).map_err(|e| format!("xs_directory ({path}): {}", describe(&e)))?;
+    let top = client
+        .directory(path)
+        .map_err(|e| format!("xs_directory ({path}): {}", describe(&e)))?;
     let mut stack: Vec<(String, Vec<String>, usize)> = vec![(path.to_string(), top, 0)];
     while let Some((dir, children, depth)) = stack.pop() {
-        let Some((first, rest)) = children.split_first() else { continue };
+        let Some((first, rest)) = children.split_first() else {
+            continue;
+        };
         stack.push((dir.clone(), rest.to_vec(), depth));
         let newpath = format!("{dir}{}{first}", if dir.ends_with('/') { "" } else { "/" });
         line(client, &f, &newpath, first, depth, out);
@@ -57,7 +81,12 @@ pub fn ls(client: &Client, path: &str, flat: bool, perms: bool, out: &mut dyn Wr
 
 fn describe(e: &ClientError) -> String {
     match e.errno() {
-        Some(x) => std::io::Error::from_raw_os_error(x.errno()).to_string().split(" (os error").next().unwrap_or("").to_string(),
+        Some(x) => std::io::Error::from_raw_os_error(x.errno())
+            .to_string()
+            .split(" (os error")
+            .next()
+            .unwrap_or("")
+            .to_string(),
         None => e.to_string(),
     }
 }
@@ -104,7 +133,10 @@ fn line(client: &Client, f: &Fmt, newpath: &str, name: &str, depth: usize, out: 
                 s.push_str(&p.to_strings().join(","));
                 s.push(')');
             }
-            Err(e) => eprintln!("rxenstore: \ncould not access permissions for {name}: {}", describe(&e)),
+            Err(e) => eprintln!(
+                "rxenstore: \ncould not access permissions for {name}: {}",
+                describe(&e)
+            ),
         }
     }
     s.push('\n');

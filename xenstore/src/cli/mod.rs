@@ -16,7 +16,11 @@ use crate::wire::{Perm, PermKind, Perms, XsErrno};
 
 /// Command line.
 #[derive(Parser, Debug)]
-#[command(name = "rxenstore", version, about = "xenstore command-line tools (rxl)")]
+#[command(
+    name = "rxenstore",
+    version,
+    about = "xenstore command-line tools (rxl)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     mode: Mode,
@@ -109,8 +113,14 @@ enum Mode {
 
 /// Turns `xenstore-read a` / `rxenstore-read a` into `rxenstore read a`.
 pub fn normalise_args(mut args: Vec<String>) -> Vec<String> {
-    let base = args.first().map(|a| a.rsplit('/').next().unwrap_or(a).to_string()).unwrap_or_default();
-    if let Some(mode) = base.strip_prefix("xenstore-").or_else(|| base.strip_prefix("rxenstore-")) {
+    let base = args
+        .first()
+        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        .unwrap_or_default();
+    if let Some(mode) = base
+        .strip_prefix("xenstore-")
+        .or_else(|| base.strip_prefix("rxenstore-"))
+    {
         args.insert(1, mode.to_string());
     }
     args
@@ -155,14 +165,20 @@ pub fn run(args: Vec<String>) -> u8 {
 
 /// Runs `body` in a transaction when `transactional`, retrying on EAGAIN like
 /// xenstore_client.c; output is produced only once the transaction committed.
-fn in_txn(client: &Client, transactional: bool, mut body: impl FnMut(Option<&Transaction<'_>>, &mut Vec<u8>) -> Result<(), Fail>) -> Result<Vec<u8>, Fail> {
+fn in_txn(
+    client: &Client,
+    transactional: bool,
+    mut body: impl FnMut(Option<&Transaction<'_>>, &mut Vec<u8>) -> Result<(), Fail>,
+) -> Result<Vec<u8>, Fail> {
     if !transactional {
         let mut out = Vec::new();
         body(None, &mut out)?;
         return Ok(out);
     }
     loop {
-        let tx = client.transaction_start().map_err(|_| Fail("couldn't start transaction".into(), 1))?;
+        let tx = client
+            .transaction_start()
+            .map_err(|_| Fail("couldn't start transaction".into(), 1))?;
         let mut out = Vec::new();
         let r = body(Some(&tx), &mut out);
         let failed = r.is_err();
@@ -183,7 +199,11 @@ fn read(client: &Client, tx: Option<&Transaction<'_>>, p: &str) -> Result<Vec<u8
     }
 }
 
-fn directory(client: &Client, tx: Option<&Transaction<'_>>, p: &str) -> Result<Vec<String>, ClientError> {
+fn directory(
+    client: &Client,
+    tx: Option<&Transaction<'_>>,
+    p: &str,
+) -> Result<Vec<String>, ClientError> {
     match tx {
         Some(t) => t.directory(p),
         None => client.directory(p),
@@ -196,18 +216,30 @@ fn parse_mode(m: &str) -> Result<Perm, Fail> {
         Some('r') => PermKind::Read,
         Some('w') => PermKind::Write,
         Some('b') => PermKind::Both,
-        other => return Err(Fail(format!("Invalid permission specification: '{}'", other.unwrap_or(' ')), 1)),
+        other => {
+            return Err(Fail(
+                format!(
+                    "Invalid permission specification: '{}'",
+                    other.unwrap_or(' ')
+                ),
+                1,
+            ));
+        }
     };
     // atoi(): leading digits, anything else is 0.
     let digits: String = m[1..].chars().take_while(char::is_ascii_digit).collect();
-    Ok(Perm { kind, domid: digits.parse().unwrap_or(0) })
+    Ok(Perm {
+        kind,
+        domid: digits.parse().unwrap_or(0),
+    })
 }
 
 fn execute(client: &Client, mode: Mode, stdout: &mut dyn Write) -> Result<(), Fail> {
     let out = match mode {
         Mode::Read { prefix, raw, keys } => in_txn(client, keys.len() > 1, |tx, out| {
             for k in &keys {
-                let v = read(client, tx, k).map_err(|_| Fail(format!("couldn't read path {k}"), 1))?;
+                let v =
+                    read(client, tx, k).map_err(|_| Fail(format!("couldn't read path {k}"), 1))?;
                 if prefix {
                     out.extend_from_slice(format!("{k}: ").as_bytes());
                 }
@@ -222,11 +254,18 @@ fn execute(client: &Client, mode: Mode, stdout: &mut dyn Write) -> Result<(), Fa
         })?,
         Mode::Write { raw, pairs } => {
             if pairs.len() % 2 == 1 {
-                return Err(Fail("usage: rxenstore write [-R] key value [key value...]".into(), 1));
+                return Err(Fail(
+                    "usage: rxenstore write [-R] key value [key value...]".into(),
+                    1,
+                ));
             }
             in_txn(client, pairs.len() > 2, |tx, _| {
                 for kv in pairs.chunks(2) {
-                    let v = if raw { kv[1].as_bytes().to_vec() } else { escape::unsanitise(&kv[1]) };
+                    let v = if raw {
+                        kv[1].as_bytes().to_vec()
+                    } else {
+                        escape::unsanitise(&kv[1])
+                    };
                     let r = match tx {
                         Some(t) => t.write(&kv[0], &v),
                         None => client.write(&kv[0], &v),
@@ -236,13 +275,16 @@ fn execute(client: &Client, mode: Mode, stdout: &mut dyn Write) -> Result<(), Fa
                 Ok(())
             })?
         }
-        Mode::Ls { flat, prefix, path, .. } => {
+        Mode::Ls {
+            flat, prefix, path, ..
+        } => {
             let path = path.unwrap_or_else(|| "/".into());
             return ls::ls(client, &path, flat, prefix, stdout).map_err(|e| Fail(e, 1));
         }
         Mode::List { prefix, keys } => in_txn(client, true, |tx, out| {
             for k in &keys {
-                let list = directory(client, tx, k).map_err(|_| Fail(format!("could not list path {k}"), 1))?;
+                let list = directory(client, tx, k)
+                    .map_err(|_| Fail(format!("could not list path {k}"), 1))?;
                 let pref = if k == "/" { "" } else { k.as_str() };
                 for c in list {
                     if prefix {
@@ -258,7 +300,8 @@ fn execute(client: &Client, mode: Mode, stdout: &mut dyn Write) -> Result<(), Fa
             for k in &keys {
                 let mut p = k.clone();
                 loop {
-                    tx.rm(&p).map_err(|_| Fail(format!("could not remove path {p}"), 1))?;
+                    tx.rm(&p)
+                        .map_err(|_| Fail(format!("could not remove path {p}"), 1))?;
                     if !tidy {
                         break;
                     }
@@ -274,7 +317,9 @@ fn execute(client: &Client, mode: Mode, stdout: &mut dyn Write) -> Result<(), Fa
         })?,
         Mode::Mkdir { keys } => {
             for k in &keys {
-                client.mkdir(k).map_err(|e| xs_fail(e, format!("could not create path {k}")))?;
+                client
+                    .mkdir(k)
+                    .map_err(|e| xs_fail(e, format!("could not create path {k}")))?;
             }
             Vec::new()
         }
@@ -284,15 +329,27 @@ fn execute(client: &Client, mode: Mode, stdout: &mut dyn Write) -> Result<(), Fa
             }
             Ok(())
         })?,
-        Mode::Chmod { upto, recurse, key, modes } => {
-            let list = modes.iter().map(|m| parse_mode(m)).collect::<Result<Vec<_>, _>>()?;
+        Mode::Chmod {
+            upto,
+            recurse,
+            key,
+            modes,
+        } => {
+            let list = modes
+                .iter()
+                .map(|m| parse_mode(m))
+                .collect::<Result<Vec<_>, _>>()?;
             let perms = Perms::new(list).ok_or_else(|| Fail("no permissions given".into(), 1))?;
             in_txn(client, true, |tx, _| {
                 let tx = tx.ok_or_else(|| Fail("no transaction".into(), 1))?;
                 chmod(tx, &key, &perms, upto, recurse)
             })?
         }
-        Mode::Watch { number, depth, keys } => {
+        Mode::Watch {
+            number,
+            depth,
+            keys,
+        } => {
             let mut rx = Vec::new();
             for k in &keys {
                 let r = match depth {
@@ -309,7 +366,9 @@ fn execute(client: &Client, mode: Mode, stdout: &mut dyn Write) -> Result<(), Fa
             while number.is_none_or(|n| n < 0 || count < n) {
                 let op = sel.select();
                 let i = op.index();
-                let Ok(ev) = op.recv(&rx[i]) else { return Err(Fail("xenstore connection lost".into(), 1)) };
+                let Ok(ev) = op.recv(&rx[i]) else {
+                    return Err(Fail("xenstore connection lost".into(), 1));
+                };
                 let _ = writeln!(stdout, "{}", ev.path);
                 let _ = stdout.flush();
                 count += 1;
@@ -321,13 +380,29 @@ fn execute(client: &Client, mode: Mode, stdout: &mut dyn Write) -> Result<(), Fa
     Ok(())
 }
 
-fn chmod(tx: &Transaction<'_>, path: &str, perms: &Perms, upto: bool, recurse: bool) -> Result<(), Fail> {
+fn chmod(
+    tx: &Transaction<'_>,
+    path: &str,
+    perms: &Perms,
+    upto: bool,
+    recurse: bool,
+) -> Result<(), Fail> {
     if path.is_empty() {
         return Ok(());
     }
-    tx.set_perms(path, perms).map_err(|e| Fail(format!("Error occurred setting permissions on '{path}': {e}"), 1))?;
+    tx.set_perms(path, perms).map_err(|e| {
+        Fail(
+            format!("Error occurred setting permissions on '{path}': {e}"),
+            1,
+        )
+    })?;
     if upto {
-        let i = path.rfind('/').ok_or_else(|| Fail(format!("Unable to locate path separator '/' in '{path}'"), 1))?;
+        let i = path.rfind('/').ok_or_else(|| {
+            Fail(
+                format!("Unable to locate path separator '/' in '{path}'"),
+                1,
+            )
+        })?;
         chmod(tx, &path[..i], perms, true, false)?;
     }
     if recurse {
@@ -336,7 +411,12 @@ fn chmod(tx: &Transaction<'_>, path: &str, perms: &Perms, upto: bool, recurse: b
         while let Some(p) = stack.pop() {
             for c in tx.directory(&p).unwrap_or_default() {
                 let child = format!("{p}/{c}");
-                tx.set_perms(&child, perms).map_err(|e| Fail(format!("Error occurred setting permissions on '{child}': {e}"), 1))?;
+                tx.set_perms(&child, perms).map_err(|e| {
+                    Fail(
+                        format!("Error occurred setting permissions on '{child}': {e}"),
+                        1,
+                    )
+                })?;
                 stack.push(child);
             }
         }
@@ -351,16 +431,37 @@ mod tests {
     #[test]
     fn argv0_selects_mode() {
         let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert_eq!(normalise_args(v(&["/usr/bin/xenstore-read", "/a"])), v(&["/usr/bin/xenstore-read", "read", "/a"]));
-        assert_eq!(normalise_args(v(&["rxenstore", "ls"])), v(&["rxenstore", "ls"]));
-        assert!(Cli::try_parse_from(v(&["rxenstore", "read"])).is_err(), "key required");
+        assert_eq!(
+            normalise_args(v(&["/usr/bin/xenstore-read", "/a"])),
+            v(&["/usr/bin/xenstore-read", "read", "/a"])
+        );
+        assert_eq!(
+            normalise_args(v(&["rxenstore", "ls"])),
+            v(&["rxenstore", "ls"])
+        );
+        assert!(
+            Cli::try_parse_from(v(&["rxenstore", "read"])).is_err(),
+            "key required"
+        );
         assert!(Cli::try_parse_from(v(&["rxenstore", "chmod", "/a", "r0", "b5"])).is_ok());
     }
 
     #[test]
     fn modes_parse_like_atoi() {
-        assert_eq!(parse_mode("b5").ok().unwrap(), Perm { kind: PermKind::Both, domid: 5 });
-        assert_eq!(parse_mode("rx").ok().unwrap(), Perm { kind: PermKind::Read, domid: 0 });
+        assert_eq!(
+            parse_mode("b5").ok().unwrap(),
+            Perm {
+                kind: PermKind::Both,
+                domid: 5
+            }
+        );
+        assert_eq!(
+            parse_mode("rx").ok().unwrap(),
+            Perm {
+                kind: PermKind::Read,
+                domid: 0
+            }
+        );
         assert!(parse_mode("q1").is_err());
     }
 }

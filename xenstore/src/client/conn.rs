@@ -11,9 +11,9 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Sender, bounded};
 
+use super::ClientError;
 use super::endpoint::Stream;
 use super::watch::{WatchEvent, WatchRegistry};
-use super::ClientError;
 use crate::wire::{HEADER_LEN, Header, Message, MsgType, XsErrno, split_strings};
 
 struct Shared {
@@ -34,7 +34,8 @@ pub(crate) struct Connection {
 fn read_message(r: &mut dyn Read) -> std::io::Result<Message> {
     let mut h = [0u8; HEADER_LEN];
     r.read_exact(&mut h)?;
-    let header = Header::decode(&h).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    let header =
+        Header::decode(&h).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
     let mut payload = vec![0u8; header.len as usize];
     r.read_exact(&mut payload)?;
     Ok(Message { header, payload })
@@ -46,30 +47,57 @@ fn reader_loop(mut r: Box<dyn Read + Send>, shared: Arc<Shared>) {
             let parts = split_strings(&m.payload);
             if parts.len() >= 2 {
                 let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-                shared.watches.deliver(WatchEvent { path: s(parts[0]), token: s(parts[1]) });
+                shared.watches.deliver(WatchEvent {
+                    path: s(parts[0]),
+                    token: s(parts[1]),
+                });
             }
             continue;
         }
-        let tx = shared.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&m.header.req_id);
+        let tx = shared
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&m.header.req_id);
         if let Some(tx) = tx {
             let _ = tx.send(m);
         }
     }
     shared.dead.store(true, Ordering::SeqCst);
     // Dropping the senders wakes every waiting caller with an error.
-    shared.pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    shared
+        .pending
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
 }
 
 impl Connection {
     pub(crate) fn new(stream: Stream) -> std::io::Result<Connection> {
-        let (reader, writer, socket): (Box<dyn Read + Send>, Box<dyn Write + Send>, Option<UnixStream>) = match stream {
+        let (reader, writer, socket): (
+            Box<dyn Read + Send>,
+            Box<dyn Write + Send>,
+            Option<UnixStream>,
+        ) = match stream {
             Stream::Socket(s) => (Box::new(s.try_clone()?), Box::new(s.try_clone()?), Some(s)),
             Stream::Device(f) => (Box::new(f.try_clone()?), Box::new(f), None),
         };
-        let shared = Arc::new(Shared { pending: Mutex::new(HashMap::new()), watches: WatchRegistry::default(), dead: AtomicBool::new(false) });
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(HashMap::new()),
+            watches: WatchRegistry::default(),
+            dead: AtomicBool::new(false),
+        });
         let sh = shared.clone();
-        let reader = std::thread::Builder::new().name("xenstore-reader".into()).spawn(move || reader_loop(reader, sh))?;
-        Ok(Connection { writer: Mutex::new(writer), shared, next_req: AtomicU32::new(1), socket, reader: Some(reader) })
+        let reader = std::thread::Builder::new()
+            .name("xenstore-reader".into())
+            .spawn(move || reader_loop(reader, sh))?;
+        Ok(Connection {
+            writer: Mutex::new(writer),
+            shared,
+            next_req: AtomicU32::new(1),
+            socket,
+            reader: Some(reader),
+        })
     }
 
     pub(crate) fn watches(&self) -> &WatchRegistry {
@@ -77,25 +105,42 @@ impl Connection {
     }
 
     /// Sends one request and waits for its reply; `ERROR` replies become `Err`.
-    pub(crate) fn request(&self, ty: MsgType, tx_id: u32, payload: Vec<u8>) -> Result<Vec<u8>, ClientError> {
+    pub(crate) fn request(
+        &self,
+        ty: MsgType,
+        tx_id: u32,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, ClientError> {
         if self.shared.dead.load(Ordering::SeqCst) {
             return Err(ClientError::ConnectionLost);
         }
         let req_id = self.next_req.fetch_add(1, Ordering::Relaxed);
-        let msg = Message::new(ty as u32, req_id, tx_id, payload).map_err(|_| ClientError::TooLarge)?;
+        let msg =
+            Message::new(ty as u32, req_id, tx_id, payload).map_err(|_| ClientError::TooLarge)?;
         let (tx, rx) = bounded(1);
-        self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(req_id, tx);
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(req_id, tx);
         {
             let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
             // One write per message: the xenbus device requires whole messages.
             if let Err(e) = w.write_all(&msg.encode()).and_then(|_| w.flush()) {
-                self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&req_id);
+                self.shared
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&req_id);
                 return Err(ClientError::Io(e));
             }
         }
         let reply = rx.recv().map_err(|_| ClientError::ConnectionLost)?;
         if reply.header.msg_type == MsgType::Error as u32 {
-            let name = split_strings(&reply.payload).first().map(|s| String::from_utf8_lossy(s).into_owned()).unwrap_or_default();
+            let name = split_strings(&reply.payload)
+                .first()
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .unwrap_or_default();
             return Err(ClientError::Xs(XsErrno::from_name(&name)));
         }
         Ok(reply.payload)

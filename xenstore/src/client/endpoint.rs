@@ -43,7 +43,9 @@ pub fn open_path(path: &Path) -> std::io::Result<Stream> {
     if meta.file_type().is_socket() {
         Ok(Stream::Socket(UnixStream::connect(path)?))
     } else {
-        Ok(Stream::Device(OpenOptions::new().read(true).write(true).open(path)?))
+        Ok(Stream::Device(
+            OpenOptions::new().read(true).write(true).open(path)?,
+        ))
     }
 }
 
@@ -68,9 +70,24 @@ mod tests {
 
     #[test]
     fn resolution_order_matches_libxenstore() {
-        assert_eq!(candidates(None, None), [PathBuf::from("/var/run/xenstored/socket"), PathBuf::from("/dev/xen/xenbus")]);
-        assert_eq!(candidates(None, Some("/tmp/r")), [PathBuf::from("/tmp/r/socket"), PathBuf::from("/dev/xen/xenbus")]);
-        assert_eq!(candidates(Some("/tmp/s"), Some("/tmp/r")), [PathBuf::from("/tmp/s"), PathBuf::from("/tmp/s")]);
+        assert_eq!(
+            candidates(None, None),
+            [
+                PathBuf::from("/var/run/xenstored/socket"),
+                PathBuf::from("/dev/xen/xenbus")
+            ]
+        );
+        assert_eq!(
+            candidates(None, Some("/tmp/r")),
+            [
+                PathBuf::from("/tmp/r/socket"),
+                PathBuf::from("/dev/xen/xenbus")
+            ]
+        );
+        assert_eq!(
+            candidates(Some("/tmp/s"), Some("/tmp/r")),
+            [PathBuf::from("/tmp/s"), PathBuf::from("/tmp/s")]
+        );
     }
 
     #[test]

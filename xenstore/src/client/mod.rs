@@ -71,20 +71,30 @@ fn text(b: Vec<u8>) -> Result<String, ClientError> {
 }
 
 fn strings(b: &[u8]) -> Vec<String> {
-    split_strings(b).into_iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+    split_strings(b)
+        .into_iter()
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
 }
 
 impl Client {
     /// Opens the endpoint libxenstore would use.
     pub fn open() -> Result<Client, ClientError> {
-        let (_, stream) = endpoint::open_default().map_err(|tried| ClientError::NoEndpoint { tried })?;
-        Ok(Client { conn: Connection::new(stream).map_err(ClientError::Io)? })
+        let (_, stream) =
+            endpoint::open_default().map_err(|tried| ClientError::NoEndpoint { tried })?;
+        Ok(Client {
+            conn: Connection::new(stream).map_err(ClientError::Io)?,
+        })
     }
 
     /// Opens a specific socket or device path.
     pub fn open_path(path: &Path) -> Result<Client, ClientError> {
-        let stream = endpoint::open_path(path).map_err(|e| ClientError::NoEndpoint { tried: vec![(path.to_path_buf(), e)] })?;
-        Ok(Client { conn: Connection::new(stream).map_err(ClientError::Io)? })
+        let stream = endpoint::open_path(path).map_err(|e| ClientError::NoEndpoint {
+            tried: vec![(path.to_path_buf(), e)],
+        })?;
+        Ok(Client {
+            conn: Connection::new(stream).map_err(ClientError::Io)?,
+        })
     }
 
     pub(crate) fn req(&self, tx: u32, r: Request) -> Result<Vec<u8>, ClientError> {
@@ -110,8 +120,16 @@ impl Client {
             let mut all: Vec<u8> = Vec::new();
             let mut generation: Option<Vec<u8>> = None;
             loop {
-                let r = self.req(tx, Request::DirectoryPart { path: path.into(), offset: all.len() as u32 })?;
-                let g = r.iter().position(|b| *b == 0).ok_or_else(|| ClientError::BadReply("DIRECTORY_PART without generation".into()))?;
+                let r = self.req(
+                    tx,
+                    Request::DirectoryPart {
+                        path: path.into(),
+                        offset: all.len() as u32,
+                    },
+                )?;
+                let g = r.iter().position(|b| *b == 0).ok_or_else(|| {
+                    ClientError::BadReply("DIRECTORY_PART without generation".into())
+                })?;
                 match &generation {
                     Some(prev) if prev.as_slice() != &r[..g] => continue 'restart,
                     None => generation = Some(r[..g].to_vec()),
@@ -138,7 +156,14 @@ impl Client {
 
     /// Writes a value, creating the node and missing parents.
     pub fn write(&self, path: &str, value: &[u8]) -> Result<(), ClientError> {
-        self.req(0, Request::Write { path: path.into(), value: value.to_vec() }).map(drop)
+        self.req(
+            0,
+            Request::Write {
+                path: path.into(),
+                value: value.to_vec(),
+            },
+        )
+        .map(drop)
     }
 
     /// Creates a node (and parents); existing values are kept.
@@ -165,27 +190,59 @@ impl Client {
 
     /// Replaces a node's permissions.
     pub fn set_perms(&self, path: &str, perms: &Perms) -> Result<(), ClientError> {
-        self.req(0, Request::SetPerms { path: path.into(), perms: perms.clone() }).map(drop)
+        self.req(
+            0,
+            Request::SetPerms {
+                path: path.into(),
+                perms: perms.clone(),
+            },
+        )
+        .map(drop)
     }
 
     /// Registers a watch; events (the first one immediately) arrive on the returned
     /// channel, shared by every watch with the same token.
     pub fn watch(&self, path: &str, token: &str) -> Result<Receiver<WatchEvent>, ClientError> {
         let rx = self.conn.watches().subscribe(token);
-        self.req(0, Request::Watch { path: path.into(), token: token.into(), depth: None })?;
+        self.req(
+            0,
+            Request::Watch {
+                path: path.into(),
+                token: token.into(),
+                depth: None,
+            },
+        )?;
         Ok(rx)
     }
 
     /// Registers a watch limited to `depth` levels below `path` (feature bit 4).
-    pub fn watch_depth(&self, path: &str, token: &str, depth: u32) -> Result<Receiver<WatchEvent>, ClientError> {
+    pub fn watch_depth(
+        &self,
+        path: &str,
+        token: &str,
+        depth: u32,
+    ) -> Result<Receiver<WatchEvent>, ClientError> {
         let rx = self.conn.watches().subscribe(token);
-        self.req(0, Request::Watch { path: path.into(), token: token.into(), depth: Some(depth) })?;
+        self.req(
+            0,
+            Request::Watch {
+                path: path.into(),
+                token: token.into(),
+                depth: Some(depth),
+            },
+        )?;
         Ok(rx)
     }
 
     /// Removes a watch.
     pub fn unwatch(&self, path: &str, token: &str) -> Result<(), ClientError> {
-        self.req(0, Request::Unwatch { path: path.into(), token: token.into() })?;
+        self.req(
+            0,
+            Request::Unwatch {
+                path: path.into(),
+                token: token.into(),
+            },
+        )?;
         Ok(())
     }
 
@@ -208,7 +265,8 @@ impl Client {
 
     /// Introduces a domain's ring (dom0 only).
     pub fn introduce(&self, domid: u32, gfn: i64, evtchn: u32) -> Result<(), ClientError> {
-        self.req(0, Request::Introduce { domid, gfn, evtchn }).map(drop)
+        self.req(0, Request::Introduce { domid, gfn, evtchn })
+            .map(drop)
     }
 
     /// Releases a domain (dom0 only).
@@ -233,30 +291,55 @@ impl Client {
 
     /// Sends a CONTROL command; returns its text output.
     pub fn control(&self, args: &[&str]) -> Result<String, ClientError> {
-        text(self.req(0, Request::Control { args: args.iter().map(|a| a.as_bytes().to_vec()).collect() })?)
+        text(self.req(
+            0,
+            Request::Control {
+                args: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            },
+        )?)
     }
 
     /// Reads a quota (global when `domid` is `None`).
     pub fn get_quota(&self, domid: Option<u32>, name: &str) -> Result<u32, ClientError> {
-        let t = text(self.req(0, Request::GetQuota { domid, name: Some(name.into()) })?)?;
-        t.parse().map_err(|_| ClientError::BadReply(format!("quota value {t:?}")))
+        let t = text(self.req(
+            0,
+            Request::GetQuota {
+                domid,
+                name: Some(name.into()),
+            },
+        )?)?;
+        t.parse()
+            .map_err(|_| ClientError::BadReply(format!("quota value {t:?}")))
     }
 
     /// Sets a quota (global when `domid` is `None`).
     pub fn set_quota(&self, domid: Option<u32>, name: &str, value: u32) -> Result<(), ClientError> {
-        self.req(0, Request::SetQuota { domid, name: name.into(), value }).map(drop)
+        self.req(
+            0,
+            Request::SetQuota {
+                domid,
+                name: name.into(),
+                value,
+            },
+        )
+        .map(drop)
     }
 
     /// Starts a transaction; prefer [`Client::transaction`], which retries.
     pub fn transaction_start(&self) -> Result<Transaction<'_>, ClientError> {
         let id = text(self.req(0, Request::TransactionStart)?)?;
-        let id = id.parse().map_err(|_| ClientError::BadReply(format!("transaction id {id:?}")))?;
+        let id = id
+            .parse()
+            .map_err(|_| ClientError::BadReply(format!("transaction id {id:?}")))?;
         Ok(Transaction::new(self, id))
     }
 
     /// Runs `f` in a transaction and commits, retrying the whole closure on `EAGAIN`
     /// (up to [`MAX_RETRIES`] times). An error from `f` aborts the transaction.
-    pub fn transaction<T>(&self, mut f: impl FnMut(&Transaction<'_>) -> Result<T, ClientError>) -> Result<T, ClientError> {
+    pub fn transaction<T>(
+        &self,
+        mut f: impl FnMut(&Transaction<'_>) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
         for _ in 0..MAX_RETRIES {
             let tx = self.transaction_start()?;
             let out = match f(&tx) {

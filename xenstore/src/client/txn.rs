@@ -17,7 +17,11 @@ pub struct Transaction<'a> {
 
 impl<'a> Transaction<'a> {
     pub(crate) fn new(client: &'a Client, id: u32) -> Transaction<'a> {
-        Transaction { client, id, ended: Cell::new(false) }
+        Transaction {
+            client,
+            id,
+            ended: Cell::new(false),
+        }
     }
 
     /// The daemon's transaction id.
@@ -32,17 +36,29 @@ impl<'a> Transaction<'a> {
 
     /// Writes a value inside the transaction.
     pub fn write(&self, path: &str, value: &[u8]) -> Result<(), ClientError> {
-        self.client.req(self.id, Request::Write { path: path.into(), value: value.to_vec() }).map(drop)
+        self.client
+            .req(
+                self.id,
+                Request::Write {
+                    path: path.into(),
+                    value: value.to_vec(),
+                },
+            )
+            .map(drop)
     }
 
     /// Creates a node inside the transaction.
     pub fn mkdir(&self, path: &str) -> Result<(), ClientError> {
-        self.client.req(self.id, Request::Mkdir { path: path.into() }).map(drop)
+        self.client
+            .req(self.id, Request::Mkdir { path: path.into() })
+            .map(drop)
     }
 
     /// Removes a subtree inside the transaction.
     pub fn rm(&self, path: &str) -> Result<(), ClientError> {
-        self.client.req(self.id, Request::Rm { path: path.into() }).map(drop)
+        self.client
+            .req(self.id, Request::Rm { path: path.into() })
+            .map(drop)
     }
 
     /// Lists children inside the transaction.
@@ -52,7 +68,15 @@ impl<'a> Transaction<'a> {
 
     /// Sets permissions inside the transaction.
     pub fn set_perms(&self, path: &str, perms: &Perms) -> Result<(), ClientError> {
-        self.client.req(self.id, Request::SetPerms { path: path.into(), perms: perms.clone() }).map(drop)
+        self.client
+            .req(
+                self.id,
+                Request::SetPerms {
+                    path: path.into(),
+                    perms: perms.clone(),
+                },
+            )
+            .map(drop)
     }
 
     /// Commits; `Err(Xs(EAGAIN))` on a conflict.

@@ -16,26 +16,37 @@ pub struct WatchEvent {
 
 /// Token → channel. Each token has one unbounded channel, so the reader thread never
 /// blocks on a slow consumer and other requests keep flowing.
+type Channel = (Sender<WatchEvent>, Receiver<WatchEvent>);
+
 #[derive(Default)]
 pub(crate) struct WatchRegistry {
-    by_token: Mutex<HashMap<String, (Sender<WatchEvent>, Receiver<WatchEvent>)>>,
+    by_token: Mutex<HashMap<String, Channel>>,
 }
 
 impl WatchRegistry {
     /// The receiver for `token`, creating its channel.
     pub(crate) fn subscribe(&self, token: &str) -> Receiver<WatchEvent> {
         let mut m = self.by_token.lock().unwrap_or_else(|e| e.into_inner());
-        m.entry(token.to_string()).or_insert_with(unbounded).1.clone()
+        m.entry(token.to_string())
+            .or_insert_with(unbounded)
+            .1
+            .clone()
     }
 
     /// Forgets `token`'s channel.
     pub(crate) fn remove(&self, token: &str) {
-        self.by_token.lock().unwrap_or_else(|e| e.into_inner()).remove(token);
+        self.by_token
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(token);
     }
 
     /// Forgets every channel (RESET_WATCHES).
     pub(crate) fn clear(&self) {
-        self.by_token.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.by_token
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Delivers an event; events for unknown tokens are dropped (spurious events are

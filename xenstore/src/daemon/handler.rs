@@ -74,7 +74,10 @@ fn ok() -> Vec<u8> {
 impl Daemon {
     /// A daemon with an empty tree.
     pub fn new(quotas: Quotas) -> Daemon {
-        let special_perms = [INTRODUCE_DOMAIN, RELEASE_DOMAIN].iter().map(|n| (n.to_string(), root_perms())).collect();
+        let special_perms = [INTRODUCE_DOMAIN, RELEASE_DOMAIN]
+            .iter()
+            .map(|n| (n.to_string(), root_perms()))
+            .collect();
         Daemon {
             store: Store::new(),
             domains: BTreeMap::new(),
@@ -88,7 +91,15 @@ impl Daemon {
 
     /// Registers a connection acting as `domid`; `privileged` for dom0's socket.
     pub fn connect(&mut self, id: ConnId, domid: u32, privileged: bool) {
-        self.conns.insert(id, ConnState { domid, privileged, next_txid: 1, ..Default::default() });
+        self.conns.insert(
+            id,
+            ConnState {
+                domid,
+                privileged,
+                next_txid: 1,
+                ..Default::default()
+            },
+        );
     }
 
     /// Forgets a connection with its watches and open transactions.
@@ -104,28 +115,47 @@ impl Daemon {
     /// The quota `name` that binds connection `id`, `None` if it is privileged.
     pub fn quota_for(&self, id: ConnId, name: &str) -> Option<u32> {
         let c = self.conns.get(&id)?;
-        if c.privileged { None } else { self.quotas.get(Some(c.domid), name).filter(|v| *v > 0) }
+        if c.privileged {
+            None
+        } else {
+            self.quotas.get(Some(c.domid), name).filter(|v| *v > 0)
+        }
     }
 
     /// Connections acting as `domid` (unprivileged), e.g. to drop on RELEASE.
     pub fn conns_of(&self, domid: u32) -> Vec<ConnId> {
-        self.conns.iter().filter(|(_, c)| c.domid == domid && !c.privileged).map(|(id, _)| *id).collect()
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.domid == domid && !c.privileged)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     fn caller(&self, id: ConnId) -> Option<Caller> {
         let c = self.conns.get(&id)?;
-        Some(Caller { domid: c.domid, privileged: c.privileged, target: self.targets.get(&c.domid).copied() })
+        Some(Caller {
+            domid: c.domid,
+            privileged: c.privileged,
+            target: self.targets.get(&c.domid).copied(),
+        })
     }
 
     /// Handles one request from `id`.
     pub fn handle(&mut self, id: ConnId, msg: &Message) -> Vec<Effect> {
-        let Some(caller) = self.caller(id) else { return Vec::new() };
+        let Some(caller) = self.caller(id) else {
+            return Vec::new();
+        };
         let h = msg.header;
         let mut fx = Vec::new();
-        let result = Request::decode(h.msg_type, &msg.payload).and_then(|req| self.dispatch(id, &caller, &h, req, &mut fx));
+        let result = Request::decode(h.msg_type, &msg.payload)
+            .and_then(|req| self.dispatch(id, &caller, &h, req, &mut fx));
         let reply = match result {
-            Ok(payload) => Message::reply(&h, MsgType::from_u32(h.msg_type).unwrap_or(MsgType::Error), payload)
-                .unwrap_or_else(|_| Message::error(&h, XsErrno::E2BIG)),
+            Ok(payload) => Message::reply(
+                &h,
+                MsgType::from_u32(h.msg_type).unwrap_or(MsgType::Error),
+                payload,
+            )
+            .unwrap_or_else(|_| Message::error(&h, XsErrno::E2BIG)),
             Err(e) => {
                 debug!(conn = id, msg_type = h.msg_type, error = %e, "request failed");
                 Message::error(&h, e)
@@ -168,9 +198,22 @@ impl Daemon {
         r
     }
 
-    fn dispatch(&mut self, id: ConnId, caller: &Caller, h: &Header, req: Request, fx: &mut Vec<Effect>) -> Result<Vec<u8>, XsErrno> {
+    fn dispatch(
+        &mut self,
+        id: ConnId,
+        caller: &Caller,
+        h: &Header,
+        req: Request,
+        fx: &mut Vec<Effect>,
+    ) -> Result<Vec<u8>, XsErrno> {
         let tx = h.tx_id;
-        let need_priv = || if caller.privileged { Ok(()) } else { Err(XsErrno::EACCES) };
+        let need_priv = || {
+            if caller.privileged {
+                Ok(())
+            } else {
+                Err(XsErrno::EACCES)
+            }
+        };
         match req {
             Request::Read { path } => {
                 let p = Self::canon(caller, &path)?;
@@ -179,30 +222,42 @@ impl Daemon {
             .map(|d| d.0),
             Request::Directory { path } => {
                 let p = Self::canon(caller, &path)?;
-                self.tree_op(id, tx, fx, |v, _| ops::directory(v, caller, &p).map(Data)).map(|d| d.0)
+                self.tree_op(id, tx, fx, |v, _| ops::directory(v, caller, &p).map(Data))
+                    .map(|d| d.0)
             }
             Request::DirectoryPart { path, offset } => {
                 let p = Self::canon(caller, &path)?;
-                self.tree_op(id, tx, fx, |v, _| ops::directory_part(v, caller, &p, offset).map(Data)).map(|d| d.0)
+                self.tree_op(id, tx, fx, |v, _| {
+                    ops::directory_part(v, caller, &p, offset).map(Data)
+                })
+                .map(|d| d.0)
             }
             Request::GetPerms { path } => {
                 let p = path::canonical(caller.domid, &path, true)?;
                 if let Some(perms) = self.special_perms.get(&p) {
-                    return if access(caller, perms).read { Ok(join_strings(perms.to_strings())) } else { Err(XsErrno::EACCES) };
+                    return if access(caller, perms).read {
+                        Ok(join_strings(perms.to_strings()))
+                    } else {
+                        Err(XsErrno::EACCES)
+                    };
                 }
-                self.tree_op(id, tx, fx, |v, _| ops::get_perms(v, caller, &p).map(Data)).map(|d| d.0)
+                self.tree_op(id, tx, fx, |v, _| ops::get_perms(v, caller, &p).map(Data))
+                    .map(|d| d.0)
             }
             Request::Write { path, value } => {
                 let p = Self::canon(caller, &path)?;
-                self.tree_op(id, tx, fx, |v, q| ops::write(v, caller, q, &p, value)).map(|_| ok())
+                self.tree_op(id, tx, fx, |v, q| ops::write(v, caller, q, &p, value))
+                    .map(|_| ok())
             }
             Request::Mkdir { path } => {
                 let p = Self::canon(caller, &path)?;
-                self.tree_op(id, tx, fx, |v, q| ops::mkdir(v, caller, q, &p)).map(|_| ok())
+                self.tree_op(id, tx, fx, |v, q| ops::mkdir(v, caller, q, &p))
+                    .map(|_| ok())
             }
             Request::Rm { path } => {
                 let p = Self::canon(caller, &path)?;
-                self.tree_op(id, tx, fx, |v, q| ops::rm(v, caller, q, &p)).map(|_| ok())
+                self.tree_op(id, tx, fx, |v, q| ops::rm(v, caller, q, &p))
+                    .map(|_| ok())
             }
             Request::SetPerms { path, perms } => {
                 let p = path::canonical(caller.domid, &path, true)?;
@@ -216,7 +271,8 @@ impl Daemon {
                 if path::is_special(&p) {
                     return Err(XsErrno::EINVAL);
                 }
-                self.tree_op(id, tx, fx, |v, q| ops::set_perms(v, caller, q, &p, perms)).map(|_| ok())
+                self.tree_op(id, tx, fx, |v, q| ops::set_perms(v, caller, q, &p, perms))
+                    .map(|_| ok())
             }
             Request::Watch { path, token, depth } => self.watch(id, caller, path, token, depth, fx),
             Request::Unwatch { path, token } => {
@@ -224,7 +280,11 @@ impl Daemon {
                 let conn = self.conns.get_mut(&id).ok_or(XsErrno::EINVAL)?;
                 let before = conn.watches.len();
                 conn.watches.retain(|w| !(w.path == p && w.token == token));
-                if conn.watches.len() == before { Err(XsErrno::ENOENT) } else { Ok(ok()) }
+                if conn.watches.len() == before {
+                    Err(XsErrno::ENOENT)
+                } else {
+                    Ok(ok())
+                }
             }
             Request::TransactionStart => {
                 if tx != 0 {
@@ -257,14 +317,32 @@ impl Daemon {
             Request::Introduce { domid, gfn, evtchn } => {
                 need_priv()?;
                 if let Some(d) = self.domains.get(&domid) {
-                    return if d.gfn == gfn && d.evtchn == evtchn { Ok(ok()) } else { Err(XsErrno::EEXIST) };
+                    return if d.gfn == gfn && d.evtchn == evtchn {
+                        Ok(ok())
+                    } else {
+                        Err(XsErrno::EEXIST)
+                    };
                 }
-                let features = self.pending_features.remove(&domid).unwrap_or(SERVER_FEATURES);
-                let d = Domain { domid, gfn, evtchn, features };
+                let features = self
+                    .pending_features
+                    .remove(&domid)
+                    .unwrap_or(SERVER_FEATURES);
+                let d = Domain {
+                    domid,
+                    gfn,
+                    evtchn,
+                    features,
+                };
                 info!(domid, gfn, evtchn, "domain introduced");
                 self.domains.insert(domid, d.clone());
                 fx.push(Effect::Introduced(d));
-                self.fire(&Change::Special { name: INTRODUCE_DOMAIN, domid }, fx);
+                self.fire(
+                    &Change::Special {
+                        name: INTRODUCE_DOMAIN,
+                        domid,
+                    },
+                    fx,
+                );
                 Ok(ok())
             }
             Request::Release { domid } => {
@@ -277,11 +355,19 @@ impl Daemon {
             }
             Request::GetDomainPath { domid } => Ok(join_strings([path::domain_path(domid)])),
             Request::IsDomainIntroduced { domid } => {
-                Ok(if domid == 0 || self.domains.contains_key(&domid) { b"T\0".to_vec() } else { b"F\0".to_vec() })
+                Ok(if domid == 0 || self.domains.contains_key(&domid) {
+                    b"T\0".to_vec()
+                } else {
+                    b"F\0".to_vec()
+                })
             }
             Request::Resume { domid } => {
                 need_priv()?;
-                if self.domains.contains_key(&domid) { Ok(ok()) } else { Err(XsErrno::ENOENT) }
+                if self.domains.contains_key(&domid) {
+                    Ok(ok())
+                } else {
+                    Err(XsErrno::ENOENT)
+                }
             }
             Request::SetTarget { domid, target } => {
                 need_priv()?;
@@ -303,7 +389,11 @@ impl Daemon {
                         }
                         match self.domains.get(&d) {
                             Some(dom) => dom.features,
-                            None => self.pending_features.get(&d).copied().ok_or(XsErrno::ENOENT)?,
+                            None => self
+                                .pending_features
+                                .get(&d)
+                                .copied()
+                                .ok_or(XsErrno::ENOENT)?,
                         }
                     }
                 };
@@ -321,12 +411,20 @@ impl Daemon {
                 need_priv()?;
                 match name {
                     None => Ok(join_strings([self.quotas.names()])),
-                    Some(n) => self.quotas.get(domid, &n).map(|v| join_strings([v.to_string()])).ok_or(XsErrno::EINVAL),
+                    Some(n) => self
+                        .quotas
+                        .get(domid, &n)
+                        .map(|v| join_strings([v.to_string()]))
+                        .ok_or(XsErrno::EINVAL),
                 }
             }
             Request::SetQuota { domid, name, value } => {
                 need_priv()?;
-                if self.quotas.set(domid, &name, value) { Ok(ok()) } else { Err(XsErrno::EINVAL) }
+                if self.quotas.set(domid, &name, value) {
+                    Ok(ok())
+                } else {
+                    Err(XsErrno::EINVAL)
+                }
             }
             Request::Control { args } => {
                 need_priv()?;
@@ -335,7 +433,15 @@ impl Daemon {
         }
     }
 
-    fn watch(&mut self, id: ConnId, caller: &Caller, path: String, token: String, depth: Option<u32>, fx: &mut Vec<Effect>) -> Result<Vec<u8>, XsErrno> {
+    fn watch(
+        &mut self,
+        id: ConnId,
+        caller: &Caller,
+        path: String,
+        token: String,
+        depth: Option<u32>,
+        fx: &mut Vec<Effect>,
+    ) -> Result<Vec<u8>, XsErrno> {
         let p = path::canonical(caller.domid, &path, true)?;
         let limit = self.quota_for(id, "watches");
         let conn = self.conns.get_mut(&id).ok_or(XsErrno::EINVAL)?;
@@ -345,10 +451,21 @@ impl Daemon {
         if limit.is_some_and(|l| conn.watches.len() >= l as usize) {
             return Err(XsErrno::E2BIG);
         }
-        let strip = (!path.starts_with('/') && !path.starts_with('@')).then(|| path::domain_path(caller.domid));
-        conn.watches.push(Watch { path: p, token: token.clone(), depth, strip });
+        let strip = (!path.starts_with('/') && !path.starts_with('@'))
+            .then(|| path::domain_path(caller.domid));
+        conn.watches.push(Watch {
+            path: p,
+            token: token.clone(),
+            depth,
+            strip,
+        });
         // A new watch fires once, with the path as the client gave it.
-        if let Ok(m) = Message::new(MsgType::WatchEvent as u32, 0, 0, join_strings([path.as_str(), token.as_str()])) {
+        if let Ok(m) = Message::new(
+            MsgType::WatchEvent as u32,
+            0,
+            0,
+            join_strings([path.as_str(), token.as_str()]),
+        ) {
             fx.push(Effect::Send(id, m));
         }
         Ok(ok())
@@ -360,15 +477,32 @@ impl Daemon {
             "help" => "check\nhelp\nprint <text>\nquota\nstats\n".to_string(),
             "check" => {
                 let consistent = self.store.walk().len() == self.store.len();
-                if consistent { "OK".to_string() } else { return Err(XsErrno::EIO) }
+                if consistent {
+                    "OK".to_string()
+                } else {
+                    return Err(XsErrno::EIO);
+                }
             }
             "print" => {
-                let msg: Vec<String> = args[1..].iter().map(|a| String::from_utf8_lossy(a).to_string()).collect();
+                let msg: Vec<String> = args[1..]
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).to_string())
+                    .collect();
                 info!(target: "rxenstored::control", "{}", msg.join(" "));
                 "OK".to_string()
             }
-            "quota" => self.quotas.global().iter().map(|(k, v)| format!("{k} {v}\n")).collect(),
-            "stats" => format!("nodes {}\nconnections {}\ndomains {}\n", self.store.len(), self.conns.len(), self.domains.len()),
+            "quota" => self
+                .quotas
+                .global()
+                .iter()
+                .map(|(k, v)| format!("{k} {v}\n"))
+                .collect(),
+            "stats" => format!(
+                "nodes {}\nconnections {}\ndomains {}\n",
+                self.store.len(),
+                self.conns.len(),
+                self.domains.len()
+            ),
             _ => return Err(XsErrno::EINVAL),
         };
         Ok(join_strings([text]))
@@ -389,26 +523,47 @@ impl Daemon {
         self.targets.remove(&domid);
         self.targets.retain(|_, t| *t != domid);
         self.pending_features.remove(&domid);
-        for c in self.conns.values_mut().filter(|c| c.domid == domid && !c.privileged) {
+        for c in self
+            .conns
+            .values_mut()
+            .filter(|c| c.domid == domid && !c.privileged)
+        {
             c.watches.clear();
             c.txns.clear();
         }
         fx.push(Effect::Released(domid));
-        self.fire(&Change::Special { name: RELEASE_DOMAIN, domid }, fx);
+        self.fire(
+            &Change::Special {
+                name: RELEASE_DOMAIN,
+                domid,
+            },
+            fx,
+        );
     }
 
     /// Queues events for every watch `change` fires, skipping watchers that may not
     /// read the node (XSA-115).
     fn fire(&self, change: &Change, fx: &mut Vec<Effect>) {
         for (cid, conn) in &self.conns {
-            let caller = Caller { domid: conn.domid, privileged: conn.privileged, target: self.targets.get(&conn.domid).copied() };
+            let caller = Caller {
+                domid: conn.domid,
+                privileged: conn.privileged,
+                target: self.targets.get(&conn.domid).copied(),
+            };
             for w in &conn.watches {
-                let Some((epath, perm_node)) = w.fires(change) else { continue };
+                let Some((epath, perm_node)) = w.fires(change) else {
+                    continue;
+                };
                 if !caller.privileged && !self.may_see(&caller, change, perm_node.as_deref()) {
                     continue;
                 }
                 let cpath = w.client_path(&epath);
-                if let Ok(m) = Message::new(MsgType::WatchEvent as u32, 0, 0, join_strings([cpath.as_str(), w.token.as_str()])) {
+                if let Ok(m) = Message::new(
+                    MsgType::WatchEvent as u32,
+                    0,
+                    0,
+                    join_strings([cpath.as_str(), w.token.as_str()]),
+                ) {
                     fx.push(Effect::Send(*cid, m));
                 }
             }
@@ -418,7 +573,11 @@ impl Daemon {
     fn may_see(&self, caller: &Caller, change: &Change, node: Option<&str>) -> bool {
         let perms = match (change, node) {
             (Change::Special { name, .. }, _) => self.special_perms.get(*name),
-            (Change::Remove { removed, .. }, Some(p)) => removed.iter().find(|(q, _)| q == p).map(|(_, pr)| pr).or_else(|| removed.first().map(|(_, pr)| pr)),
+            (Change::Remove { removed, .. }, Some(p)) => removed
+                .iter()
+                .find(|(q, _)| q == p)
+                .map(|(_, pr)| pr)
+                .or_else(|| removed.first().map(|(_, pr)| pr)),
             (_, Some(p)) => self.store.get(p).map(|n| &n.perms),
             (_, None) => None,
         };

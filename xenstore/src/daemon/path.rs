@@ -13,12 +13,16 @@ pub fn domain_path(domid: u32) -> String {
 }
 
 fn valid_chars(p: &str) -> bool {
-    p.bytes().all(|b| b.is_ascii_alphanumeric() || b"-/_@".contains(&b))
+    p.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-/_@".contains(&b))
 }
 
 /// Whether `p` names a special watch node (`@introduceDomain`, `@releaseDomain[/<domid>]`).
 pub fn is_special(p: &str) -> bool {
-    p == INTRODUCE_DOMAIN || p == RELEASE_DOMAIN || p.strip_prefix("@releaseDomain/").is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+    p == INTRODUCE_DOMAIN
+        || p == RELEASE_DOMAIN
+        || p.strip_prefix("@releaseDomain/")
+            .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Validates `input` and makes it absolute. Relative paths are relative to the caller's
@@ -26,7 +30,11 @@ pub fn is_special(p: &str) -> bool {
 /// accepted only when `allow_special` (watches and permissions on them).
 pub fn canonical(domid: u32, input: &str, allow_special: bool) -> Result<String, XsErrno> {
     if input.starts_with('@') {
-        return if allow_special && is_special(input) { Ok(input.to_string()) } else { Err(XsErrno::EINVAL) };
+        return if allow_special && is_special(input) {
+            Ok(input.to_string())
+        } else {
+            Err(XsErrno::EINVAL)
+        };
     }
     let abs = if input.starts_with('/') {
         if input.len() > ABS_PATH_MAX {
@@ -67,7 +75,11 @@ pub fn basename(p: &str) -> &str {
 
 /// `base/child`, handling the root.
 pub fn join(base: &str, child: &str) -> String {
-    if base == "/" { format!("/{child}") } else { format!("{base}/{child}") }
+    if base == "/" {
+        format!("/{child}")
+    } else {
+        format!("{base}/{child}")
+    }
 }
 
 /// Whether `p` equals `ancestor` or lies below it.
@@ -101,12 +113,28 @@ mod tests {
 
     #[test]
     fn canonicalises_and_rejects() {
-        assert_eq!(canonical(5, "data/x", false).unwrap(), "/local/domain/5/data/x");
+        assert_eq!(
+            canonical(5, "data/x", false).unwrap(),
+            "/local/domain/5/data/x"
+        );
         assert_eq!(canonical(0, "/", false).unwrap(), "/");
-        for bad in ["", "/a//b", "/a/", "/local/domain/", "/a b", "/a\u{e9}", "/a@b", "@foo", "/a\0b"] {
+        for bad in [
+            "",
+            "/a//b",
+            "/a/",
+            "/local/domain/",
+            "/a b",
+            "/a\u{e9}",
+            "/a@b",
+            "@foo",
+            "/a\0b",
+        ] {
             assert_eq!(canonical(0, bad, false), Err(XsErrno::EINVAL), "{bad:?}");
         }
-        assert_eq!(canonical(0, "@releaseDomain", true).unwrap(), "@releaseDomain");
+        assert_eq!(
+            canonical(0, "@releaseDomain", true).unwrap(),
+            "@releaseDomain"
+        );
         assert!(canonical(0, "@releaseDomain", false).is_err());
         assert!(canonical(0, "@releaseDomain/7", true).is_ok());
     }

@@ -20,11 +20,19 @@ pub struct Caller {
 impl Caller {
     /// A privileged dom0 caller.
     pub fn dom0() -> Caller {
-        Caller { domid: 0, privileged: true, target: None }
+        Caller {
+            domid: 0,
+            privileged: true,
+            target: None,
+        }
     }
     /// An unprivileged domain.
     pub fn domain(domid: u32) -> Caller {
-        Caller { domid, privileged: false, target: None }
+        Caller {
+            domid,
+            privileged: false,
+            target: None,
+        }
     }
     fn is(&self, domid: u32) -> bool {
         self.domid == domid || self.target == Some(domid)
@@ -44,7 +52,11 @@ pub struct Access {
 
 /// Computes `caller`'s rights on a node with `perms`.
 pub fn access(caller: &Caller, perms: &Perms) -> Access {
-    let full = Access { read: true, write: true, owner: true };
+    let full = Access {
+        read: true,
+        write: true,
+        owner: true,
+    };
     if caller.privileged || caller.is(perms.owner_id()) {
         return full;
     }
@@ -52,9 +64,17 @@ pub fn access(caller: &Caller, perms: &Perms) -> Access {
     let kind = entries
         .iter()
         .find(|p| p.domid == caller.domid)
-        .or_else(|| caller.target.and_then(|t| entries.iter().find(|p| p.domid == t)))
+        .or_else(|| {
+            caller
+                .target
+                .and_then(|t| entries.iter().find(|p| p.domid == t))
+        })
         .map_or(perms.entries()[0].kind, |p| p.kind);
-    Access { read: kind.can_read(), write: kind.can_write(), owner: false }
+    Access {
+        read: kind.can_read(),
+        write: kind.can_write(),
+        owner: false,
+    }
 }
 
 /// Whether `caller` may replace `old` with `new`: it must own the node, and only a
@@ -66,7 +86,8 @@ pub fn may_set_perms(caller: &Caller, old: &Perms, new: &Perms) -> bool {
     if !access(caller, old).owner {
         return false;
     }
-    new.owner_id() == old.owner_id() || caller.target == Some(old.owner_id()) && caller.is(new.owner_id())
+    new.owner_id() == old.owner_id()
+        || caller.target == Some(old.owner_id()) && caller.is(new.owner_id())
 }
 
 /// Permissions of a node created by `caller` under a parent with `parent`: inherited,
@@ -95,11 +116,39 @@ mod tests {
     #[test]
     fn owner_has_full_access_and_sets_default() {
         let perms = p(&["r5", "w7", "n8"]);
-        assert_eq!(access(&Caller::domain(5), &perms), Access { read: true, write: true, owner: true });
+        assert_eq!(
+            access(&Caller::domain(5), &perms),
+            Access {
+                read: true,
+                write: true,
+                owner: true
+            }
+        );
         // 6 has no entry: default letter of the first entry (r).
-        assert_eq!(access(&Caller::domain(6), &perms), Access { read: true, write: false, owner: false });
-        assert_eq!(access(&Caller::domain(7), &perms), Access { read: false, write: true, owner: false });
-        assert_eq!(access(&Caller::domain(8), &perms), Access { read: false, write: false, owner: false });
+        assert_eq!(
+            access(&Caller::domain(6), &perms),
+            Access {
+                read: true,
+                write: false,
+                owner: false
+            }
+        );
+        assert_eq!(
+            access(&Caller::domain(7), &perms),
+            Access {
+                read: false,
+                write: true,
+                owner: false
+            }
+        );
+        assert_eq!(
+            access(&Caller::domain(8), &perms),
+            Access {
+                read: false,
+                write: false,
+                owner: false
+            }
+        );
         assert!(access(&Caller::dom0(), &p(&["n5"])).owner);
         // dom0 over a ring is only privileged if marked so.
         assert!(!access(&Caller::domain(0), &p(&["n5"])).read);
@@ -108,10 +157,25 @@ mod tests {
     #[test]
     fn target_gets_targets_rights() {
         let perms = p(&["n3", "b4"]);
-        let dm = Caller { domid: 9, privileged: false, target: Some(3) };
+        let dm = Caller {
+            domid: 9,
+            privileged: false,
+            target: Some(3),
+        };
         assert!(access(&dm, &perms).owner);
-        let dm4 = Caller { domid: 9, privileged: false, target: Some(4) };
-        assert_eq!(access(&dm4, &perms), Access { read: true, write: true, owner: false });
+        let dm4 = Caller {
+            domid: 9,
+            privileged: false,
+            target: Some(4),
+        };
+        assert_eq!(
+            access(&dm4, &perms),
+            Access {
+                read: true,
+                write: true,
+                owner: false
+            }
+        );
     }
 
     #[test]
@@ -121,7 +185,11 @@ mod tests {
         assert!(!may_set_perms(&Caller::domain(5), &old, &p(&["b6"])));
         assert!(!may_set_perms(&Caller::domain(6), &old, &p(&["b6"])));
         assert!(may_set_perms(&Caller::dom0(), &old, &p(&["b6"])));
-        let dm = Caller { domid: 9, privileged: false, target: Some(5) };
+        let dm = Caller {
+            domid: 9,
+            privileged: false,
+            target: Some(5),
+        };
         assert!(may_set_perms(&dm, &old, &p(&["b9"])));
     }
 

@@ -31,7 +31,9 @@ pub enum PersistError {
         source: std::io::Error,
     },
     /// The file is not a state dump (corrupt or from another program).
-    #[error("state file {path}: line {line}, column {column}: {msg}; move it away to start with an empty store")]
+    #[error(
+        "state file {path}: line {line}, column {column}: {msg}; move it away to start with an empty store"
+    )]
     Format {
         /// The file.
         path: PathBuf,
@@ -70,19 +72,38 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// Writes `d`'s persistent state to `path` atomically.
 pub fn save(d: &Daemon, path: &Path) -> Result<(), PersistError> {
-    let io = |source| PersistError::Io { path: path.to_path_buf(), source };
+    let io = |source| PersistError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let dump = Dump {
         version: 1,
-        nodes: d.store.walk().into_iter().map(|(p, n)| NodeDump { path: p.to_string(), value: hex(&n.value), perms: n.perms.to_strings() }).collect(),
+        nodes: d
+            .store
+            .walk()
+            .into_iter()
+            .map(|(p, n)| NodeDump {
+                path: p.to_string(),
+                value: hex(&n.value),
+                perms: n.perms.to_strings(),
+            })
+            .collect(),
         domains: d.domains.values().cloned().collect(),
         targets: d.targets.iter().map(|(a, b)| (*a, *b)).collect(),
         quotas: d.quotas.global().clone(),
-        special_perms: d.special_perms.iter().map(|(k, v)| (k.clone(), v.to_strings())).collect(),
+        special_perms: d
+            .special_perms
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_strings()))
+            .collect(),
     };
     let text = serde_json::to_vec(&dump).map_err(|e| io(std::io::Error::other(e)))?;
     let tmp = path.with_extension("tmp");
@@ -100,10 +121,21 @@ pub fn load(path: &Path, mut quotas: Quotas) -> Result<Option<Daemon>, PersistEr
     let text = match fs::read(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(PersistError::Io { path: path.to_path_buf(), source }),
+        Err(source) => {
+            return Err(PersistError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
     };
-    let fmt = |line, column, msg: String| PersistError::Format { path: path.to_path_buf(), line, column, msg };
-    let dump: Dump = serde_json::from_slice(&text).map_err(|e| fmt(e.line(), e.column(), e.to_string()))?;
+    let fmt = |line, column, msg: String| PersistError::Format {
+        path: path.to_path_buf(),
+        line,
+        column,
+        msg,
+    };
+    let dump: Dump =
+        serde_json::from_slice(&text).map_err(|e| fmt(e.line(), e.column(), e.to_string()))?;
     if dump.version != 1 {
         return Err(fmt(1, 1, format!("unsupported version {}", dump.version)));
     }
@@ -114,8 +146,11 @@ pub fn load(path: &Path, mut quotas: Quotas) -> Result<Option<Daemon>, PersistEr
     for (i, n) in dump.nodes.iter().enumerate() {
         let bad = |what: &str| fmt(1, 1, format!("node {} ({}): {what}", i, n.path));
         let value = unhex(&n.value).ok_or_else(|| bad("value is not hex"))?;
-        let perms = Perms::parse(n.perms.iter().map(String::as_str)).map_err(|e| bad(&e.to_string()))?;
-        if super::path::canonical(0, &n.path, false).is_err() || !d.store.upsert(&n.path, Some(value), Some(perms)) {
+        let perms =
+            Perms::parse(n.perms.iter().map(String::as_str)).map_err(|e| bad(&e.to_string()))?;
+        if super::path::canonical(0, &n.path, false).is_err()
+            || !d.store.upsert(&n.path, Some(value), Some(perms))
+        {
             return Err(bad("invalid path or missing parent"));
         }
     }
@@ -142,9 +177,17 @@ mod tests {
         let f = dir.path().join("state.json");
         let mut d = Daemon::default();
         d.connect(1, 0, true);
-        for (ty, payload) in [(11u32, &b"/a/b\0\x00\xffbin"[..]), (14, b"/a\0r0\0b5\0"), (8, b"5\0123\04\0"), (26, b"nodes\0500\0")] {
+        for (ty, payload) in [
+            (11u32, &b"/a/b\0\x00\xffbin"[..]),
+            (14, b"/a\0r0\0b5\0"),
+            (8, b"5\x00123\x004\x00"),
+            (26, b"nodes\x00500\x00"),
+        ] {
             let fx = d.handle(1, &Message::new(ty, 0, 0, payload.to_vec()).unwrap());
-            assert!(matches!(&fx[0], crate::daemon::handler::Effect::Send(_, m) if m.payload == b"OK\0"), "{fx:?}");
+            assert!(
+                matches!(&fx[0], crate::daemon::handler::Effect::Send(_, m) if m.payload == b"OK\0"),
+                "{fx:?}"
+            );
         }
         save(&d, &f).unwrap();
         let e = load(&f, Quotas::default()).unwrap().unwrap();
@@ -152,7 +195,11 @@ mod tests {
         assert_eq!(e.store.get("/a").unwrap().perms.to_strings(), ["r0", "b5"]);
         assert_eq!(e.domains.get(&5).unwrap().gfn, 123);
         assert_eq!(e.quotas.get(None, "nodes"), Some(500));
-        assert!(load(&dir.path().join("none"), Quotas::default()).unwrap().is_none());
+        assert!(
+            load(&dir.path().join("none"), Quotas::default())
+                .unwrap()
+                .is_none()
+        );
         fs::write(&f, "{\n  \"version\": oops").unwrap();
         let err = load(&f, Quotas::default()).unwrap_err().to_string();
         assert!(err.contains("line 2"), "{err}");

@@ -22,7 +22,10 @@ pub struct Quotas {
 
 impl Default for Quotas {
     fn default() -> Self {
-        Quotas { global: DEFAULTS.iter().map(|(n, v)| (n.to_string(), *v)).collect(), per_domain: HashMap::new() }
+        Quotas {
+            global: DEFAULTS.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
+            per_domain: HashMap::new(),
+        }
     }
 }
 
@@ -36,7 +39,11 @@ impl Quotas {
     /// unknown name.
     pub fn get(&self, domid: Option<u32>, name: &str) -> Option<u32> {
         let global = *self.global.get(name)?;
-        Some(domid.and_then(|d| self.per_domain.get(&d)?.get(name).copied()).unwrap_or(global))
+        Some(
+            domid
+                .and_then(|d| self.per_domain.get(&d)?.get(name).copied())
+                .unwrap_or(global),
+        )
     }
 
     /// Sets `name` globally or for `domid`; `false` for an unknown name.
@@ -49,7 +56,10 @@ impl Quotas {
                 self.global.insert(name.to_string(), value);
             }
             Some(d) => {
-                self.per_domain.entry(d).or_default().insert(name.to_string(), value);
+                self.per_domain
+                    .entry(d)
+                    .or_default()
+                    .insert(name.to_string(), value);
             }
         }
         true

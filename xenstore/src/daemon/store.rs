@@ -43,8 +43,20 @@ impl Store {
     /// A tree holding only `/`.
     pub fn new() -> Store {
         let mut nodes = HashMap::new();
-        nodes.insert("/".to_string(), Node { value: Vec::new(), perms: root_perms(), children: Vec::new(), generation: 0 });
-        Store { nodes, next_gen: 1, owned: HashMap::new() }
+        nodes.insert(
+            "/".to_string(),
+            Node {
+                value: Vec::new(),
+                perms: root_perms(),
+                children: Vec::new(),
+                generation: 0,
+            },
+        );
+        Store {
+            nodes,
+            next_gen: 1,
+            owned: HashMap::new(),
+        }
     }
 
     fn bump(&mut self) -> u64 {
@@ -106,13 +118,25 @@ impl Store {
             }
             return true;
         }
-        let Some(parent) = path::parent(p) else { return false };
-        let Some(pnode) = self.nodes.get_mut(parent) else { return false };
+        let Some(parent) = path::parent(p) else {
+            return false;
+        };
+        let Some(pnode) = self.nodes.get_mut(parent) else {
+            return false;
+        };
         pnode.children.push(path::basename(p).to_string());
         pnode.generation = generation;
         let perms = perms.unwrap_or_else(|| pnode.perms.clone());
         self.account(perms.owner_id(), 1);
-        self.nodes.insert(p.to_string(), Node { value: value.unwrap_or_default(), perms, children: Vec::new(), generation });
+        self.nodes.insert(
+            p.to_string(),
+            Node {
+                value: value.unwrap_or_default(),
+                perms,
+                children: Vec::new(),
+                generation,
+            },
+        );
         true
     }
 
@@ -161,13 +185,20 @@ impl Store {
 
     /// Every node, parents before children, children in creation order.
     pub fn walk(&self) -> Vec<(&str, &Node)> {
-        self.subtree("/").into_iter().filter_map(|p| self.nodes.get_key_value(&p).map(|(k, v)| (k.as_str(), v))).collect()
+        self.subtree("/")
+            .into_iter()
+            .filter_map(|p| self.nodes.get_key_value(&p).map(|(k, v)| (k.as_str(), v)))
+            .collect()
     }
 
     /// Paths of nodes owned by `domid`, shallowest first.
     pub fn owned_paths(&self, domid: u32) -> Vec<String> {
-        let mut v: Vec<String> =
-            self.nodes.iter().filter(|(p, n)| p.as_str() != "/" && n.perms.owner_id() == domid).map(|(p, _)| p.clone()).collect();
+        let mut v: Vec<String> = self
+            .nodes
+            .iter()
+            .filter(|(p, n)| p.as_str() != "/" && n.perms.owner_id() == domid)
+            .map(|(p, _)| p.clone())
+            .collect();
         v.sort_by_key(|p| path::depth(p));
         v
     }
@@ -181,12 +212,22 @@ mod tests {
     #[test]
     fn create_update_remove_keep_tree_consistent() {
         let mut s = Store::new();
-        assert!(!s.upsert("/a/b", Some(b"x".to_vec()), None), "parent must exist");
+        assert!(
+            !s.upsert("/a/b", Some(b"x".to_vec()), None),
+            "parent must exist"
+        );
         assert!(s.upsert("/a", None, Some(Perms::owner(5, PermKind::None))));
         let g_a = s.generation("/a").unwrap();
         assert!(s.upsert("/a/b", Some(b"x".to_vec()), None));
-        assert!(s.generation("/a").unwrap() > g_a, "adding a child changes the parent");
-        assert_eq!(s.get("/a/b").unwrap().perms.owner_id(), 5, "inherits parent perms");
+        assert!(
+            s.generation("/a").unwrap() > g_a,
+            "adding a child changes the parent"
+        );
+        assert_eq!(
+            s.get("/a/b").unwrap().perms.owner_id(),
+            5,
+            "inherits parent perms"
+        );
         assert_eq!(s.owned_by(5), 2);
         s.upsert("/a/c", None, None);
         assert_eq!(s.get("/a").unwrap().children, ["b", "c"]);

@@ -73,7 +73,11 @@ impl View<'_> {
                 if txn.overlay.contains_key(p) {
                     return txn.overlay.get(p).and_then(|x| x.node.as_ref());
                 }
-                if txn.deletes && path::ancestors(p).iter().any(|a| matches!(txn.overlay.get(*a), Some(Pending { node: None, .. }))) {
+                if txn.deletes
+                    && path::ancestors(p)
+                        .iter()
+                        .any(|a| matches!(txn.overlay.get(*a), Some(Pending { node: None, .. })))
+                {
                     return None;
                 }
                 if txn.seen.contains_key(p) {
@@ -93,7 +97,9 @@ impl View<'_> {
     pub fn owned_by(&self, domid: u32) -> usize {
         match self {
             View::Live(s) => s.owned_by(domid),
-            View::Txn(s, t) => s.owned_by(domid).saturating_add_signed(t.owner_delta.get(&domid).copied().unwrap_or(0)),
+            View::Txn(s, t) => s
+                .owned_by(domid)
+                .saturating_add_signed(t.owner_delta.get(&domid).copied().unwrap_or(0)),
         }
     }
 
@@ -119,7 +125,9 @@ impl View<'_> {
                 None => return false,
             },
         };
-        let View::Txn(_, txn) = self else { return false };
+        let View::Txn(_, txn) = self else {
+            return false;
+        };
         let node = match (existing, parent_node) {
             (Some(mut n), _) => {
                 if let Some(v) = value {
@@ -141,7 +149,12 @@ impl View<'_> {
                 let dirty = txn.overlay.get(&parent).is_some_and(|x| x.dirty);
                 txn.put(parent, Some(pn), dirty);
                 *txn.owner_delta.entry(perms.owner_id()).or_default() += 1;
-                Node { value: value.unwrap_or_default(), perms, children: Vec::new(), generation: 0 }
+                Node {
+                    value: value.unwrap_or_default(),
+                    perms,
+                    children: Vec::new(),
+                    generation: 0,
+                }
             }
             (None, None) => return false,
         };
@@ -159,14 +172,19 @@ impl View<'_> {
         let mut removed = Vec::new();
         let mut stack = vec![p.to_string()];
         while let Some(cur) = stack.pop() {
-            let Some(n) = self.get(&cur, true) else { continue };
+            let Some(n) = self.get(&cur, true) else {
+                continue;
+            };
             for c in n.children.iter().rev() {
                 stack.push(path::join(&cur, c));
             }
             removed.push((cur.clone(), n.perms.clone()));
         }
-        let parent = path::parent(p).and_then(|pp| self.get(pp, false).cloned().map(|n| (pp.to_string(), n)));
-        let View::Txn(_, txn) = self else { return Vec::new() };
+        let parent = path::parent(p)
+            .and_then(|pp| self.get(pp, false).cloned().map(|n| (pp.to_string(), n)));
+        let View::Txn(_, txn) = self else {
+            return Vec::new();
+        };
         for (q, perms) in &removed {
             *txn.owner_delta.entry(perms.owner_id()).or_default() -= 1;
             txn.put(q.clone(), None, true);
@@ -327,7 +345,10 @@ mod tests {
         let mut s = store_with(&[("/n", "0")]);
         let (mut t1, mut t2) = (Transaction::default(), Transaction::default());
         for t in [&mut t1, &mut t2] {
-            let v: u32 = String::from_utf8(read(&s, t, "/n").unwrap()).unwrap().parse().unwrap();
+            let v: u32 = String::from_utf8(read(&s, t, "/n").unwrap())
+                .unwrap()
+                .parse()
+                .unwrap();
             write(&s, t, "/n", &(v + 1).to_string());
         }
         commit(&mut s, t1).unwrap();

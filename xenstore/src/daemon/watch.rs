@@ -44,7 +44,9 @@ impl Watch {
     fn within_depth(&self, event_path: &str) -> bool {
         match self.depth {
             None => true,
-            Some(d) => path::depth(event_path).saturating_sub(path::depth(&self.path)) <= d as usize,
+            Some(d) => {
+                path::depth(event_path).saturating_sub(path::depth(&self.path)) <= d as usize
+            }
         }
     }
 
@@ -52,9 +54,9 @@ impl Watch {
     /// permission decides whether the event may be delivered (`None` = special node).
     pub fn fires(&self, change: &Change) -> Option<(String, Option<String>)> {
         match change {
-            Change::Write { path: p } => {
-                (path::is_at_or_below(p, &self.path) && self.within_depth(p)).then(|| (p.clone(), Some(p.clone())))
-            }
+            Change::Write { path: p } => (path::is_at_or_below(p, &self.path)
+                && self.within_depth(p))
+            .then(|| (p.clone(), Some(p.clone()))),
             Change::Remove { path: p, .. } => {
                 if path::is_at_or_below(p, &self.path) {
                     self.within_depth(p).then(|| (p.clone(), Some(p.clone())))
@@ -84,7 +86,11 @@ impl Watch {
     /// The path to put in the event sent to the client.
     pub fn client_path(&self, event_path: &str) -> String {
         match &self.strip {
-            Some(prefix) => event_path.strip_prefix(prefix.as_str()).map(|s| s.trim_start_matches('/').to_string()).filter(|s| !s.is_empty()).unwrap_or_else(|| event_path.to_string()),
+            Some(prefix) => event_path
+                .strip_prefix(prefix.as_str())
+                .map(|s| s.trim_start_matches('/').to_string())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| event_path.to_string()),
             None => event_path.to_string(),
         }
     }
@@ -95,12 +101,19 @@ mod tests {
     use super::*;
 
     fn w(p: &str, depth: Option<u32>) -> Watch {
-        Watch { path: p.into(), token: "t".into(), depth, strip: None }
+        Watch {
+            path: p.into(),
+            token: "t".into(),
+            depth,
+            strip: None,
+        }
     }
 
     #[test]
     fn write_matches_path_and_descendants() {
-        let c = Change::Write { path: "/a/b/c".into() };
+        let c = Change::Write {
+            path: "/a/b/c".into(),
+        };
         assert_eq!(w("/a", None).fires(&c).unwrap().0, "/a/b/c");
         assert!(w("/a/b/c", None).fires(&c).is_some());
         assert!(w("/a/bb", None).fires(&c).is_none());
@@ -111,16 +124,28 @@ mod tests {
 
     #[test]
     fn removal_of_ancestor_names_the_watch() {
-        let c = Change::Remove { path: "/a".into(), removed: vec![] };
+        let c = Change::Remove {
+            path: "/a".into(),
+            removed: vec![],
+        };
         assert_eq!(w("/a/b/c", None).fires(&c).unwrap().0, "/a/b/c");
         assert_eq!(w("/", None).fires(&c).unwrap().0, "/a");
     }
 
     #[test]
     fn special_events() {
-        let c = Change::Special { name: path::RELEASE_DOMAIN, domid: 4 };
-        assert_eq!(w("@releaseDomain", None).fires(&c).unwrap().0, "@releaseDomain");
-        assert_eq!(w("@releaseDomain", Some(1)).fires(&c).unwrap().0, "@releaseDomain/4");
+        let c = Change::Special {
+            name: path::RELEASE_DOMAIN,
+            domid: 4,
+        };
+        assert_eq!(
+            w("@releaseDomain", None).fires(&c).unwrap().0,
+            "@releaseDomain"
+        );
+        assert_eq!(
+            w("@releaseDomain", Some(1)).fires(&c).unwrap().0,
+            "@releaseDomain/4"
+        );
         assert!(w("@releaseDomain/4", None).fires(&c).is_some());
         assert!(w("@releaseDomain/5", None).fires(&c).is_none());
         assert!(w("@introduceDomain", None).fires(&c).is_none());

@@ -83,7 +83,9 @@ impl XsErrno {
 
     /// Parses a name; unknown names map to `EINVAL` as libxenstore does.
     pub fn from_name(name: &str) -> XsErrno {
-        ALL.into_iter().find(|e| e.name() == name).unwrap_or(XsErrno::EINVAL)
+        ALL.into_iter()
+            .find(|e| e.name() == name)
+            .unwrap_or(XsErrno::EINVAL)
     }
 
     /// The Linux errno number, for callers that need one.

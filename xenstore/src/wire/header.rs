@@ -54,7 +54,12 @@ impl Header {
             return Err(WireError::ShortHeader(b.len()));
         }
         let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        let h = Header { msg_type: word(0), req_id: word(4), tx_id: word(8), len: word(12) };
+        let h = Header {
+            msg_type: word(0),
+            req_id: word(4),
+            tx_id: word(8),
+            len: word(12),
+        };
         if h.len as usize > PAYLOAD_MAX {
             return Err(WireError::PayloadTooLong(h.len));
         }
@@ -68,7 +73,12 @@ mod tests {
 
     #[test]
     fn round_trip_is_little_endian() {
-        let h = Header { msg_type: 2, req_id: 0x0102_0304, tx_id: 7, len: 9 };
+        let h = Header {
+            msg_type: 2,
+            req_id: 0x0102_0304,
+            tx_id: 7,
+            len: 9,
+        };
         let b = h.encode();
         assert_eq!(&b[..8], &[2, 0, 0, 0, 4, 3, 2, 1]);
         assert_eq!(Header::decode(&b).unwrap(), h);
@@ -76,8 +86,16 @@ mod tests {
 
     #[test]
     fn rejects_oversized_and_short() {
-        let h = Header { msg_type: 2, req_id: 0, tx_id: 0, len: 4097 };
-        assert_eq!(Header::decode(&h.encode()), Err(WireError::PayloadTooLong(4097)));
+        let h = Header {
+            msg_type: 2,
+            req_id: 0,
+            tx_id: 0,
+            len: 4097,
+        };
+        assert_eq!(
+            Header::decode(&h.encode()),
+            Err(WireError::PayloadTooLong(4097))
+        );
         let ok = Header { len: 4096, ..h };
         assert!(Header::decode(&ok.encode()).is_ok());
         assert_eq!(Header::decode(&[0; 15]), Err(WireError::ShortHeader(15)));

@@ -109,11 +109,21 @@ pub struct Message {
 
 impl Message {
     /// Builds a message; fails if the payload is over the limit.
-    pub fn new(msg_type: u32, req_id: u32, tx_id: u32, payload: Vec<u8>) -> Result<Message, WireError> {
+    pub fn new(
+        msg_type: u32,
+        req_id: u32,
+        tx_id: u32,
+        payload: Vec<u8>,
+    ) -> Result<Message, WireError> {
         if payload.len() > PAYLOAD_MAX {
             return Err(WireError::PayloadTooLong(payload.len() as u32));
         }
-        let header = Header { msg_type, req_id, tx_id, len: payload.len() as u32 };
+        let header = Header {
+            msg_type,
+            req_id,
+            tx_id,
+            len: payload.len() as u32,
+        };
         Ok(Message { header, payload })
     }
 
@@ -126,7 +136,12 @@ impl Message {
     pub fn error(req: &Header, err: XsErrno) -> Message {
         let mut payload = err.name().as_bytes().to_vec();
         payload.push(0);
-        let header = Header { msg_type: MsgType::Error as u32, req_id: req.req_id, tx_id: req.tx_id, len: payload.len() as u32 };
+        let header = Header {
+            msg_type: MsgType::Error as u32,
+            req_id: req.req_id,
+            tx_id: req.tx_id,
+            len: payload.len() as u32,
+        };
         Message { header, payload }
     }
 
@@ -149,7 +164,13 @@ impl Message {
         if buf.len() < total {
             return Ok(None);
         }
-        Ok(Some((Message { header, payload: buf[HEADER_LEN..total].to_vec() }, total)))
+        Ok(Some((
+            Message {
+                header,
+                payload: buf[HEADER_LEN..total].to_vec(),
+            },
+            total,
+        )))
     }
 }
 
@@ -319,12 +340,19 @@ pub enum Request {
 }
 
 fn text(b: &[u8]) -> Result<String, XsErrno> {
-    std::str::from_utf8(b).map(str::to_string).map_err(|_| XsErrno::EINVAL)
+    std::str::from_utf8(b)
+        .map(str::to_string)
+        .map_err(|_| XsErrno::EINVAL)
 }
 
 fn number<T: std::str::FromStr>(b: &[u8]) -> Result<T, XsErrno> {
     let s = std::str::from_utf8(b).map_err(|_| XsErrno::EINVAL)?;
-    if s.is_empty() || !s.bytes().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 0 && c == b'-')) {
+    if s.is_empty()
+        || !s
+            .bytes()
+            .enumerate()
+            .all(|(i, c)| c.is_ascii_digit() || (i == 0 && c == b'-'))
+    {
         return Err(XsErrno::EINVAL);
     }
     s.parse().map_err(|_| XsErrno::EINVAL)
@@ -332,7 +360,11 @@ fn number<T: std::str::FromStr>(b: &[u8]) -> Result<T, XsErrno> {
 
 fn domid(b: &[u8]) -> Result<u32, XsErrno> {
     let d: u32 = number(b)?;
-    if d > 0xffff { Err(XsErrno::EINVAL) } else { Ok(d) }
+    if d > 0xffff {
+        Err(XsErrno::EINVAL)
+    } else {
+        Ok(d)
+    }
 }
 
 /// NUL-terminated arguments; the payload must end with a NUL.
@@ -352,7 +384,9 @@ impl Request {
     /// Parses the payload of a request of raw type `ty`. Unknown or server-only
     /// types give `ENOSYS`; malformed payloads `EINVAL`.
     pub fn decode(ty: u32, payload: &[u8]) -> Result<Request, XsErrno> {
-        let Some(t) = MsgType::from_u32(ty) else { return Err(XsErrno::ENOSYS) };
+        let Some(t) = MsgType::from_u32(ty) else {
+            return Err(XsErrno::ENOSYS);
+        };
         let path = |p: &[u8]| -> Result<String, XsErrno> {
             let [a] = exactly::<1>(p)?;
             text(a)
@@ -363,22 +397,41 @@ impl Request {
                 if a.is_empty() || a[0].is_empty() {
                     return Err(XsErrno::EINVAL);
                 }
-                Request::Control { args: a.into_iter().map(<[u8]>::to_vec).collect() }
+                Request::Control {
+                    args: a.into_iter().map(<[u8]>::to_vec).collect(),
+                }
             }
-            MsgType::Directory => Request::Directory { path: path(payload)? },
-            MsgType::Read => Request::Read { path: path(payload)? },
-            MsgType::GetPerms => Request::GetPerms { path: path(payload)? },
+            MsgType::Directory => Request::Directory {
+                path: path(payload)?,
+            },
+            MsgType::Read => Request::Read {
+                path: path(payload)?,
+            },
+            MsgType::GetPerms => Request::GetPerms {
+                path: path(payload)?,
+            },
             MsgType::Watch => {
                 let a = args(payload)?;
                 match a.as_slice() {
-                    [p, t] => Request::Watch { path: text(p)?, token: text(t)?, depth: None },
-                    [p, t, d] => Request::Watch { path: text(p)?, token: text(t)?, depth: Some(number(d)?) },
+                    [p, t] => Request::Watch {
+                        path: text(p)?,
+                        token: text(t)?,
+                        depth: None,
+                    },
+                    [p, t, d] => Request::Watch {
+                        path: text(p)?,
+                        token: text(t)?,
+                        depth: Some(number(d)?),
+                    },
                     _ => return Err(XsErrno::EINVAL),
                 }
             }
             MsgType::Unwatch => {
                 let [p, t] = exactly::<2>(payload)?;
-                Request::Unwatch { path: text(p)?, token: text(t)? }
+                Request::Unwatch {
+                    path: text(p)?,
+                    token: text(t)?,
+                }
             }
             MsgType::TransactionStart => match payload {
                 b"" | b"\0" => Request::TransactionStart,
@@ -391,30 +444,62 @@ impl Request {
             },
             MsgType::Introduce => {
                 let [d, g, e] = exactly::<3>(payload)?;
-                Request::Introduce { domid: domid(d)?, gfn: number(g)?, evtchn: number(e)? }
+                Request::Introduce {
+                    domid: domid(d)?,
+                    gfn: number(g)?,
+                    evtchn: number(e)?,
+                }
             }
-            MsgType::Release => Request::Release { domid: domid(exactly::<1>(payload)?[0])? },
-            MsgType::GetDomainPath => Request::GetDomainPath { domid: domid(exactly::<1>(payload)?[0])? },
+            MsgType::Release => Request::Release {
+                domid: domid(exactly::<1>(payload)?[0])?,
+            },
+            MsgType::GetDomainPath => Request::GetDomainPath {
+                domid: domid(exactly::<1>(payload)?[0])?,
+            },
             MsgType::Write => {
-                let nul = payload.iter().position(|b| *b == 0).ok_or(XsErrno::EINVAL)?;
-                Request::Write { path: text(&payload[..nul])?, value: payload[nul + 1..].to_vec() }
+                let nul = payload
+                    .iter()
+                    .position(|b| *b == 0)
+                    .ok_or(XsErrno::EINVAL)?;
+                Request::Write {
+                    path: text(&payload[..nul])?,
+                    value: payload[nul + 1..].to_vec(),
+                }
             }
-            MsgType::Mkdir => Request::Mkdir { path: path(payload)? },
-            MsgType::Rm => Request::Rm { path: path(payload)? },
+            MsgType::Mkdir => Request::Mkdir {
+                path: path(payload)?,
+            },
+            MsgType::Rm => Request::Rm {
+                path: path(payload)?,
+            },
             MsgType::SetPerms => {
                 let a = args(payload)?;
                 if a.len() < 2 {
                     return Err(XsErrno::EINVAL);
                 }
-                let items = a[1..].iter().map(|s| std::str::from_utf8(s)).collect::<Result<Vec<_>, _>>();
-                let perms = Perms::parse(items.map_err(|_| XsErrno::EINVAL)?).map_err(|_| XsErrno::EINVAL)?;
-                Request::SetPerms { path: text(a[0])?, perms }
+                let items = a[1..]
+                    .iter()
+                    .map(|s| std::str::from_utf8(s))
+                    .collect::<Result<Vec<_>, _>>();
+                let perms = Perms::parse(items.map_err(|_| XsErrno::EINVAL)?)
+                    .map_err(|_| XsErrno::EINVAL)?;
+                Request::SetPerms {
+                    path: text(a[0])?,
+                    perms,
+                }
             }
-            MsgType::IsDomainIntroduced => Request::IsDomainIntroduced { domid: domid(exactly::<1>(payload)?[0])? },
-            MsgType::Resume => Request::Resume { domid: domid(exactly::<1>(payload)?[0])? },
+            MsgType::IsDomainIntroduced => Request::IsDomainIntroduced {
+                domid: domid(exactly::<1>(payload)?[0])?,
+            },
+            MsgType::Resume => Request::Resume {
+                domid: domid(exactly::<1>(payload)?[0])?,
+            },
             MsgType::SetTarget => {
                 let [d, t] = exactly::<2>(payload)?;
-                Request::SetTarget { domid: domid(d)?, target: domid(t)? }
+                Request::SetTarget {
+                    domid: domid(d)?,
+                    target: domid(t)?,
+                }
             }
             MsgType::ResetWatches => match payload {
                 b"" | b"\0" => Request::ResetWatches,
@@ -422,26 +507,51 @@ impl Request {
             },
             MsgType::DirectoryPart => {
                 let [p, o] = exactly::<2>(payload)?;
-                Request::DirectoryPart { path: text(p)?, offset: number(o)? }
+                Request::DirectoryPart {
+                    path: text(p)?,
+                    offset: number(o)?,
+                }
             }
             MsgType::GetFeature => match args(payload)?.as_slice() {
                 [] => Request::GetFeature { domid: None },
-                [d] => Request::GetFeature { domid: Some(domid(d)?) },
+                [d] => Request::GetFeature {
+                    domid: Some(domid(d)?),
+                },
                 _ => return Err(XsErrno::EINVAL),
             },
             MsgType::SetFeature => {
                 let [d, v] = exactly::<2>(payload)?;
-                Request::SetFeature { domid: domid(d)?, value: number(v)? }
+                Request::SetFeature {
+                    domid: domid(d)?,
+                    value: number(v)?,
+                }
             }
             MsgType::GetQuota => match args(payload)?.as_slice() {
-                [] => Request::GetQuota { domid: None, name: None },
-                [n] => Request::GetQuota { domid: None, name: Some(text(n)?) },
-                [d, n] => Request::GetQuota { domid: Some(domid(d)?), name: Some(text(n)?) },
+                [] => Request::GetQuota {
+                    domid: None,
+                    name: None,
+                },
+                [n] => Request::GetQuota {
+                    domid: None,
+                    name: Some(text(n)?),
+                },
+                [d, n] => Request::GetQuota {
+                    domid: Some(domid(d)?),
+                    name: Some(text(n)?),
+                },
                 _ => return Err(XsErrno::EINVAL),
             },
             MsgType::SetQuota => match args(payload)?.as_slice() {
-                [n, v] => Request::SetQuota { domid: None, name: text(n)?, value: number(v)? },
-                [d, n, v] => Request::SetQuota { domid: Some(domid(d)?), name: text(n)?, value: number(v)? },
+                [n, v] => Request::SetQuota {
+                    domid: None,
+                    name: text(n)?,
+                    value: number(v)?,
+                },
+                [d, n, v] => Request::SetQuota {
+                    domid: Some(domid(d)?),
+                    name: text(n)?,
+                    value: number(v)?,
+                },
                 _ => return Err(XsErrno::EINVAL),
             },
             MsgType::WatchEvent | MsgType::Error => return Err(XsErrno::EINVAL),
@@ -456,14 +566,26 @@ impl Request {
             Request::Directory { path } => (MsgType::Directory, s(&[path])),
             Request::Read { path } => (MsgType::Read, s(&[path])),
             Request::GetPerms { path } => (MsgType::GetPerms, s(&[path])),
-            Request::Watch { path, token, depth: None } => (MsgType::Watch, s(&[path, token])),
-            Request::Watch { path, token, depth: Some(d) } => (MsgType::Watch, s(&[path, token, &d.to_string()])),
+            Request::Watch {
+                path,
+                token,
+                depth: None,
+            } => (MsgType::Watch, s(&[path, token])),
+            Request::Watch {
+                path,
+                token,
+                depth: Some(d),
+            } => (MsgType::Watch, s(&[path, token, &d.to_string()])),
             Request::Unwatch { path, token } => (MsgType::Unwatch, s(&[path, token])),
             Request::TransactionStart => (MsgType::TransactionStart, vec![0]),
-            Request::TransactionEnd { commit } => (MsgType::TransactionEnd, s(&[if *commit { "T" } else { "F" }])),
-            Request::Introduce { domid, gfn, evtchn } => {
-                (MsgType::Introduce, s(&[&domid.to_string(), &gfn.to_string(), &evtchn.to_string()]))
-            }
+            Request::TransactionEnd { commit } => (
+                MsgType::TransactionEnd,
+                s(&[if *commit { "T" } else { "F" }]),
+            ),
+            Request::Introduce { domid, gfn, evtchn } => (
+                MsgType::Introduce,
+                s(&[&domid.to_string(), &gfn.to_string(), &evtchn.to_string()]),
+            ),
             Request::Release { domid } => (MsgType::Release, s(&[&domid.to_string()])),
             Request::GetDomainPath { domid } => (MsgType::GetDomainPath, s(&[&domid.to_string()])),
             Request::Write { path, value } => {
@@ -478,14 +600,24 @@ impl Request {
                 p.extend(join_strings(perms.to_strings()));
                 (MsgType::SetPerms, p)
             }
-            Request::IsDomainIntroduced { domid } => (MsgType::IsDomainIntroduced, s(&[&domid.to_string()])),
+            Request::IsDomainIntroduced { domid } => {
+                (MsgType::IsDomainIntroduced, s(&[&domid.to_string()]))
+            }
             Request::Resume { domid } => (MsgType::Resume, s(&[&domid.to_string()])),
-            Request::SetTarget { domid, target } => (MsgType::SetTarget, s(&[&domid.to_string(), &target.to_string()])),
+            Request::SetTarget { domid, target } => (
+                MsgType::SetTarget,
+                s(&[&domid.to_string(), &target.to_string()]),
+            ),
             Request::ResetWatches => (MsgType::ResetWatches, vec![0]),
-            Request::DirectoryPart { path, offset } => (MsgType::DirectoryPart, s(&[path, &offset.to_string()])),
+            Request::DirectoryPart { path, offset } => {
+                (MsgType::DirectoryPart, s(&[path, &offset.to_string()]))
+            }
             Request::GetFeature { domid: None } => (MsgType::GetFeature, Vec::new()),
             Request::GetFeature { domid: Some(d) } => (MsgType::GetFeature, s(&[&d.to_string()])),
-            Request::SetFeature { domid, value } => (MsgType::SetFeature, s(&[&domid.to_string(), &value.to_string()])),
+            Request::SetFeature { domid, value } => (
+                MsgType::SetFeature,
+                s(&[&domid.to_string(), &value.to_string()]),
+            ),
             Request::GetQuota { domid, name } => {
                 let mut v = Vec::new();
                 if let Some(d) = domid {
@@ -523,36 +655,82 @@ mod tests {
     fn every_request_round_trips() {
         let perms = Perms::parse(["r0", "b5"]).unwrap();
         for r in [
-            Request::Control { args: vec![b"help".to_vec()] },
+            Request::Control {
+                args: vec![b"help".to_vec()],
+            },
             Request::Directory { path: "/a".into() },
             Request::Read { path: "/a".into() },
             Request::GetPerms { path: "/a".into() },
-            Request::Watch { path: "/a".into(), token: "t".into(), depth: None },
-            Request::Watch { path: "/a".into(), token: "t".into(), depth: Some(1) },
-            Request::Unwatch { path: "/a".into(), token: "t".into() },
+            Request::Watch {
+                path: "/a".into(),
+                token: "t".into(),
+                depth: None,
+            },
+            Request::Watch {
+                path: "/a".into(),
+                token: "t".into(),
+                depth: Some(1),
+            },
+            Request::Unwatch {
+                path: "/a".into(),
+                token: "t".into(),
+            },
             Request::TransactionStart,
             Request::TransactionEnd { commit: true },
             Request::TransactionEnd { commit: false },
-            Request::Introduce { domid: 5, gfn: -1, evtchn: 3 },
+            Request::Introduce {
+                domid: 5,
+                gfn: -1,
+                evtchn: 3,
+            },
             Request::Release { domid: 5 },
             Request::GetDomainPath { domid: 5 },
-            Request::Write { path: "/a".into(), value: b"x\0y".to_vec() },
+            Request::Write {
+                path: "/a".into(),
+                value: b"x\0y".to_vec(),
+            },
             Request::Mkdir { path: "/a".into() },
             Request::Rm { path: "/a".into() },
-            Request::SetPerms { path: "/a".into(), perms },
+            Request::SetPerms {
+                path: "/a".into(),
+                perms,
+            },
             Request::IsDomainIntroduced { domid: 1 },
             Request::Resume { domid: 1 },
-            Request::SetTarget { domid: 1, target: 2 },
+            Request::SetTarget {
+                domid: 1,
+                target: 2,
+            },
             Request::ResetWatches,
-            Request::DirectoryPart { path: "/a".into(), offset: 10 },
+            Request::DirectoryPart {
+                path: "/a".into(),
+                offset: 10,
+            },
             Request::GetFeature { domid: None },
             Request::GetFeature { domid: Some(3) },
             Request::SetFeature { domid: 3, value: 1 },
-            Request::GetQuota { domid: None, name: None },
-            Request::GetQuota { domid: None, name: Some("nodes".into()) },
-            Request::GetQuota { domid: Some(2), name: Some("nodes".into()) },
-            Request::SetQuota { domid: None, name: "nodes".into(), value: 4 },
-            Request::SetQuota { domid: Some(2), name: "nodes".into(), value: 4 },
+            Request::GetQuota {
+                domid: None,
+                name: None,
+            },
+            Request::GetQuota {
+                domid: None,
+                name: Some("nodes".into()),
+            },
+            Request::GetQuota {
+                domid: Some(2),
+                name: Some("nodes".into()),
+            },
+            Request::SetQuota {
+                domid: None,
+                name: "nodes".into(),
+                value: 4,
+            },
+            Request::SetQuota {
+                domid: Some(2),
+                name: "nodes".into(),
+                value: 4,
+            },
         ] {
             round_trip(r);
         }
@@ -560,11 +738,18 @@ mod tests {
 
     #[test]
     fn write_value_has_no_trailing_nul() {
-        let (ty, p) = Request::Write { path: "/vm/name".into(), value: b"v".to_vec() }.encode();
+        let (ty, p) = Request::Write {
+            path: "/vm/name".into(),
+            value: b"v".to_vec(),
+        }
+        .encode();
         assert_eq!(ty, MsgType::Write);
         assert_eq!(p, b"/vm/name\0v");
         // Matches the bytes xenstore-read sends (notes §11).
-        let (ty, p) = Request::Read { path: "/vm/name".into() }.encode();
+        let (ty, p) = Request::Read {
+            path: "/vm/name".into(),
+        }
+        .encode();
         assert_eq!((ty as u32, p.as_slice()), (2, &b"/vm/name\0"[..]));
     }
 
@@ -578,7 +763,13 @@ mod tests {
         assert_eq!(Request::decode(20, b""), Err(XsErrno::ENOSYS));
         assert_eq!(Request::decode(0xffff, b""), Err(XsErrno::ENOSYS));
         assert_eq!(Request::decode(15, b"a\0b\0"), Err(XsErrno::EINVAL));
-        assert_eq!(Request::decode(11, b"/a\0"), Ok(Request::Write { path: "/a".into(), value: vec![] }));
+        assert_eq!(
+            Request::decode(11, b"/a\0"),
+            Ok(Request::Write {
+                path: "/a".into(),
+                value: vec![]
+            })
+        );
     }
 
     #[test]

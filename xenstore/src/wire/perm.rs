@@ -87,7 +87,11 @@ pub struct Perms(Vec<Perm>);
 impl Perms {
     /// Builds a list; `None` when empty.
     pub fn new(list: Vec<Perm>) -> Option<Perms> {
-        if list.is_empty() { None } else { Some(Perms(list)) }
+        if list.is_empty() {
+            None
+        } else {
+            Some(Perms(list))
+        }
     }
     /// Owner `domid` with default `kind` for everyone else.
     pub fn owner(domid: u32, kind: PermKind) -> Perms {
@@ -107,7 +111,10 @@ impl Perms {
     }
     /// Parses NUL-separated wire strings.
     pub fn parse<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Perms, PermParseError> {
-        let list = items.into_iter().map(str::parse).collect::<Result<Vec<Perm>, _>>()?;
+        let list = items
+            .into_iter()
+            .map(str::parse)
+            .collect::<Result<Vec<Perm>, _>>()?;
         Perms::new(list).ok_or_else(|| PermParseError(String::new()))
     }
     /// The entries as strings, e.g. `["b0", "r5"]`.

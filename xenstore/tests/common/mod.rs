@@ -25,24 +25,51 @@ impl Xsd {
         let dir = tempfile::tempdir().unwrap();
         let sock = dir.path().join("socket");
         let state = dir.path().join("state.json");
-        let mut all: Vec<String> = vec!["--socket".into(), sock.display().to_string(), "--state".into(), state.display().to_string()];
+        let mut all: Vec<String> = vec![
+            "--socket".into(),
+            sock.display().to_string(),
+            "--state".into(),
+            state.display().to_string(),
+        ];
         for d in domids {
             all.push("--domain-socket".into());
-            all.push(format!("{d}={}", dir.path().join(format!("dom{d}")).display()));
+            all.push(format!(
+                "{d}={}",
+                dir.path().join(format!("dom{d}")).display()
+            ));
         }
         all.extend(args.iter().map(|s| s.to_string()));
-        let mut x = Xsd { child: None, dir, sock, state, args: all };
+        let mut x = Xsd {
+            child: None,
+            dir,
+            sock,
+            state,
+            args: all,
+        };
         x.spawn();
         x
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_rxenstored")).args(&self.args).stdout(Stdio::null()).stderr(log).spawn().unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_rxenstored"))
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
         self.child = Some(child);
         let t0 = Instant::now();
         while UnixStream::connect(&self.sock).is_err() {
-            assert!(t0.elapsed() < Duration::from_secs(10), "rxenstored did not start: {}", self.log());
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "rxenstored did not start: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -69,7 +96,11 @@ impl Xsd {
     /// SIGTERM and wait; returns the exit status success.
     pub fn stop(&mut self) -> bool {
         let mut c = self.child.take().unwrap();
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(c.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
         c.wait().unwrap().success()
     }
 
@@ -82,7 +113,12 @@ impl Xsd {
     /// Resident memory in KiB.
     pub fn rss_kib(&self) -> u64 {
         let s = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).unwrap().parse().unwrap()
+        s.lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 
     /// A fresh privileged connection reads `path` as `want` and can still write: the
@@ -90,7 +126,11 @@ impl Xsd {
     pub fn assert_healthy(&mut self, path: &str, want: &[u8]) {
         assert!(self.alive(), "daemon died: {}", self.log());
         let mut c = Raw::connect(&self.sock);
-        assert_eq!(c.req(MsgType::Read, 0, &join_strings([path])), (MsgType::Read as u32, want.to_vec()), "committed data intact");
+        assert_eq!(
+            c.req(MsgType::Read, 0, &join_strings([path])),
+            (MsgType::Read as u32, want.to_vec()),
+            "committed data intact"
+        );
         c.ok(MsgType::Write, 0, b"/health\0ok");
     }
 }
@@ -115,7 +155,10 @@ impl Raw {
     pub fn connect(p: &Path) -> Raw {
         let s = UnixStream::connect(p).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        Raw { s, events: Vec::new() }
+        Raw {
+            s,
+            events: Vec::new(),
+        }
     }
 
     pub fn send_raw(&mut self, b: &[u8]) -> std::io::Result<()> {
@@ -123,7 +166,12 @@ impl Raw {
     }
 
     pub fn send(&mut self, ty: u32, tx: u32, payload: &[u8]) {
-        let h = Header { msg_type: ty, req_id: 7, tx_id: tx, len: payload.len() as u32 };
+        let h = Header {
+            msg_type: ty,
+            req_id: 7,
+            tx_id: tx,
+            len: payload.len() as u32,
+        };
         self.s.write_all(&h.encode()).unwrap();
         self.s.write_all(payload).unwrap();
     }
@@ -143,7 +191,11 @@ impl Raw {
         loop {
             let m = self.recv().expect("connection closed");
             if m.header.msg_type == MsgType::WatchEvent as u32 {
-                let p: Vec<String> = m.payload.split(|b| *b == 0).map(|x| String::from_utf8_lossy(x).into_owned()).collect();
+                let p: Vec<String> = m
+                    .payload
+                    .split(|b| *b == 0)
+                    .map(|x| String::from_utf8_lossy(x).into_owned())
+                    .collect();
                 self.events.push((p[0].clone(), p[1].clone()));
                 continue;
             }
@@ -157,18 +209,30 @@ impl Raw {
     }
 
     pub fn ok(&mut self, ty: MsgType, tx: u32, payload: &[u8]) {
-        assert_eq!(self.req(ty, tx, payload), (ty as u32, b"OK\0".to_vec()), "{ty:?} {:?}", String::from_utf8_lossy(payload));
+        assert_eq!(
+            self.req(ty, tx, payload),
+            (ty as u32, b"OK\0".to_vec()),
+            "{ty:?} {:?}",
+            String::from_utf8_lossy(payload)
+        );
     }
 
     /// Expects an error reply naming `e`.
     pub fn err(&mut self, ty: MsgType, tx: u32, payload: &[u8], e: &str) {
         let want = join_strings([e]);
-        assert_eq!(self.req(ty, tx, payload), (MsgType::Error as u32, want), "{ty:?} {:?}", String::from_utf8_lossy(payload));
+        assert_eq!(
+            self.req(ty, tx, payload),
+            (MsgType::Error as u32, want),
+            "{ty:?} {:?}",
+            String::from_utf8_lossy(payload)
+        );
     }
 
     /// Whether the daemon closed this connection.
     pub fn closed(&mut self) -> bool {
-        self.s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        self.s
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         let mut b = [0u8; 1];
         matches!(self.s.read(&mut b), Ok(0) | Err(_))
     }

@@ -127,12 +127,17 @@ impl RingPage {
         let prod = self.word(REQ_PROD).load(Ordering::Acquire);
         let avail = prod.wrapping_sub(cons);
         if avail > RING_SIZE {
-            return Err(RingError::BadIndex { domid: self.domid, prod, cons });
+            return Err(RingError::BadIndex {
+                domid: self.domid,
+                prod,
+                cons,
+            });
         }
         for i in 0..avail {
             out.push(self.byte_read(REQ + (cons.wrapping_add(i) & (RING_SIZE - 1)) as usize));
         }
-        self.word(REQ_CONS).store(cons.wrapping_add(avail), Ordering::Release);
+        self.word(REQ_CONS)
+            .store(cons.wrapping_add(avail), Ordering::Release);
         Ok(avail as usize)
     }
 
@@ -142,19 +147,30 @@ impl RingPage {
         let prod = self.word(RSP_PROD).load(Ordering::Relaxed);
         let used = prod.wrapping_sub(cons);
         if used > RING_SIZE {
-            return Err(RingError::BadIndex { domid: self.domid, prod, cons });
+            return Err(RingError::BadIndex {
+                domid: self.domid,
+                prod,
+                cons,
+            });
         }
         let n = (RING_SIZE - used).min(data.len() as u32);
         for i in 0..n {
-            self.byte_write(RSP + (prod.wrapping_add(i) & (RING_SIZE - 1)) as usize, data[i as usize]);
+            self.byte_write(
+                RSP + (prod.wrapping_add(i) & (RING_SIZE - 1)) as usize,
+                data[i as usize],
+            );
         }
-        self.word(RSP_PROD).store(prod.wrapping_add(n), Ordering::Release);
+        self.word(RSP_PROD)
+            .store(prod.wrapping_add(n), Ordering::Release);
         Ok(n as usize)
     }
 }
 
 fn dev_err(what: &'static str) -> impl FnOnce(nix::Error) -> RingError {
-    move |e| RingError::Device { what, source: std::io::Error::from(e) }
+    move |e| RingError::Device {
+        what,
+        source: std::io::Error::from(e),
+    }
 }
 
 /// `_IOC(_IOC_NONE, ty, nr, size)`: Linux's Xen drivers declare their ioctls with no
@@ -199,11 +215,31 @@ struct UnmapGrantRef {
 #[allow(missing_docs)]
 mod sys {
     use super::{BindInterdomain, MapGrantRef, PortArg, UnmapGrantRef, ioc_none};
-    nix::ioctl_write_ptr_bad!(evtchn_bind_interdomain, ioc_none(b'E', 1, size_of::<BindInterdomain>()), BindInterdomain);
-    nix::ioctl_write_ptr_bad!(evtchn_unbind, ioc_none(b'E', 3, size_of::<PortArg>()), PortArg);
-    nix::ioctl_write_ptr_bad!(evtchn_notify, ioc_none(b'E', 4, size_of::<PortArg>()), PortArg);
-    nix::ioctl_readwrite_bad!(gntdev_map, ioc_none(b'G', 0, size_of::<MapGrantRef>()), MapGrantRef);
-    nix::ioctl_write_ptr_bad!(gntdev_unmap, ioc_none(b'G', 1, size_of::<UnmapGrantRef>()), UnmapGrantRef);
+    nix::ioctl_write_ptr_bad!(
+        evtchn_bind_interdomain,
+        ioc_none(b'E', 1, size_of::<BindInterdomain>()),
+        BindInterdomain
+    );
+    nix::ioctl_write_ptr_bad!(
+        evtchn_unbind,
+        ioc_none(b'E', 3, size_of::<PortArg>()),
+        PortArg
+    );
+    nix::ioctl_write_ptr_bad!(
+        evtchn_notify,
+        ioc_none(b'E', 4, size_of::<PortArg>()),
+        PortArg
+    );
+    nix::ioctl_readwrite_bad!(
+        gntdev_map,
+        ioc_none(b'G', 0, size_of::<MapGrantRef>()),
+        MapGrantRef
+    );
+    nix::ioctl_write_ptr_bad!(
+        gntdev_unmap,
+        ioc_none(b'G', 1, size_of::<UnmapGrantRef>()),
+        UnmapGrantRef
+    );
 }
 use sys::{evtchn_bind_interdomain, evtchn_notify, evtchn_unbind, gntdev_map, gntdev_unmap};
 
@@ -215,38 +251,65 @@ pub struct EventChannels {
 impl EventChannels {
     /// Opens the device.
     pub fn open() -> Result<EventChannels, RingError> {
-        let file = OpenOptions::new().read(true).write(true).open("/dev/xen/evtchn").map_err(|source| RingError::Device { what: "open /dev/xen/evtchn", source })?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/xen/evtchn")
+            .map_err(|source| RingError::Device {
+                what: "open /dev/xen/evtchn",
+                source,
+            })?;
         Ok(EventChannels { file })
     }
 
     /// Binds the guest's `remote_port`; returns our local port.
     pub fn bind(&self, domid: u32, remote_port: u32) -> Result<u32, RingError> {
-        let arg = BindInterdomain { remote_domain: domid, remote_port };
+        let arg = BindInterdomain {
+            remote_domain: domid,
+            remote_port,
+        };
         // SAFETY: the fd is an open evtchn device and `arg` is the ioctl's argument struct.
-        let port = unsafe { evtchn_bind_interdomain(self.file.as_raw_fd(), &arg) }.map_err(dev_err("IOCTL_EVTCHN_BIND_INTERDOMAIN"))?;
+        let port = unsafe { evtchn_bind_interdomain(self.file.as_raw_fd(), &arg) }
+            .map_err(dev_err("IOCTL_EVTCHN_BIND_INTERDOMAIN"))?;
         Ok(port as u32)
     }
 
     /// Notifies the guest through local `port`.
     pub fn notify(&self, port: u32) -> Result<(), RingError> {
         // SAFETY: as for `bind`.
-        unsafe { evtchn_notify(self.file.as_raw_fd(), &PortArg { port }) }.map_err(dev_err("IOCTL_EVTCHN_NOTIFY"))?;
+        unsafe { evtchn_notify(self.file.as_raw_fd(), &PortArg { port }) }
+            .map_err(dev_err("IOCTL_EVTCHN_NOTIFY"))?;
         Ok(())
     }
 
     /// Unbinds local `port`.
     pub fn unbind(&self, port: u32) -> Result<(), RingError> {
         // SAFETY: as for `bind`.
-        unsafe { evtchn_unbind(self.file.as_raw_fd(), &PortArg { port }) }.map_err(dev_err("IOCTL_EVTCHN_UNBIND"))?;
+        unsafe { evtchn_unbind(self.file.as_raw_fd(), &PortArg { port }) }
+            .map_err(dev_err("IOCTL_EVTCHN_UNBIND"))?;
         Ok(())
     }
 
     /// Reads the ports that fired and unmasks them again.
     pub fn pending(&mut self) -> Result<Vec<u32>, RingError> {
         let mut buf = [0u8; 256];
-        let n = self.file.read(&mut buf).map_err(|source| RingError::Device { what: "read /dev/xen/evtchn", source })?;
-        let ports: Vec<u32> = buf[..n].chunks_exact(4).map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect();
-        self.file.write_all(&buf[..n - n % 4]).map_err(|source| RingError::Device { what: "unmask /dev/xen/evtchn", source })?;
+        let n = self
+            .file
+            .read(&mut buf)
+            .map_err(|source| RingError::Device {
+                what: "read /dev/xen/evtchn",
+                source,
+            })?;
+        let ports: Vec<u32> = buf[..n]
+            .chunks_exact(4)
+            .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        self.file
+            .write_all(&buf[..n - n % 4])
+            .map_err(|source| RingError::Device {
+                what: "unmask /dev/xen/evtchn",
+                source,
+            })?;
         Ok(ports)
     }
 
@@ -266,24 +329,58 @@ pub struct GrantMap {
 impl GrantMap {
     /// Maps grant `gref` of `domid` (normally [`GNTTAB_RESERVED_XENSTORE`]).
     pub fn map(domid: u32, gref: u32) -> Result<GrantMap, RingError> {
-        let file = OpenOptions::new().read(true).write(true).open("/dev/xen/gntdev").map_err(|source| RingError::Device { what: "open /dev/xen/gntdev", source })?;
-        let mut arg = MapGrantRef { count: 1, pad: 0, index: 0, refs: [GrantRef { domid, gref }] };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/xen/gntdev")
+            .map_err(|source| RingError::Device {
+                what: "open /dev/xen/gntdev",
+                source,
+            })?;
+        let mut arg = MapGrantRef {
+            count: 1,
+            pad: 0,
+            index: 0,
+            refs: [GrantRef { domid, gref }],
+        };
         // SAFETY: open gntdev fd; `arg` is the map ioctl's in/out struct with count = 1.
-        unsafe { gntdev_map(file.as_raw_fd(), &mut arg) }.map_err(dev_err("IOCTL_GNTDEV_MAP_GRANT_REF"))?;
+        unsafe { gntdev_map(file.as_raw_fd(), &mut arg) }
+            .map_err(dev_err("IOCTL_GNTDEV_MAP_GRANT_REF"))?;
         // SAFETY: mapping one page of the gntdev fd at the offset the kernel returned; the
         // mapping is owned by the returned value and unmapped in Drop.
         let ptr = unsafe {
-            libc::mmap(std::ptr::null_mut(), PAGE_SIZE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, file.as_raw_fd(), arg.index as libc::off_t)
+            libc::mmap(
+                std::ptr::null_mut(),
+                PAGE_SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                arg.index as libc::off_t,
+            )
         };
         if ptr == libc::MAP_FAILED {
             let source = std::io::Error::last_os_error();
-            let un = UnmapGrantRef { index: arg.index, count: 1, pad: 0 };
+            let un = UnmapGrantRef {
+                index: arg.index,
+                count: 1,
+                pad: 0,
+            };
             // SAFETY: releases the grant mapped above.
             let _ = unsafe { gntdev_unmap(file.as_raw_fd(), &un) };
-            return Err(RingError::Device { what: "mmap gntdev", source });
+            return Err(RingError::Device {
+                what: "mmap gntdev",
+                source,
+            });
         }
-        let page = NonNull::new(ptr as *mut u8).ok_or(RingError::Device { what: "mmap gntdev", source: std::io::Error::other("null mapping") })?;
-        Ok(GrantMap { file, index: arg.index, page })
+        let page = NonNull::new(ptr as *mut u8).ok_or(RingError::Device {
+            what: "mmap gntdev",
+            source: std::io::Error::other("null mapping"),
+        })?;
+        Ok(GrantMap {
+            file,
+            index: arg.index,
+            page,
+        })
     }
 
     /// The mapped page as a ring.
@@ -299,7 +396,14 @@ impl Drop for GrantMap {
         // SAFETY: unmapping the page mapped in `map`, then releasing its grant.
         unsafe {
             libc::munmap(self.page.as_ptr() as *mut libc::c_void, PAGE_SIZE);
-            let _ = gntdev_unmap(self.file.as_raw_fd(), &UnmapGrantRef { index: self.index, count: 1, pad: 0 });
+            let _ = gntdev_unmap(
+                self.file.as_raw_fd(),
+                &UnmapGrantRef {
+                    index: self.index,
+                    count: 1,
+                    pad: 0,
+                },
+            );
         }
     }
 }
@@ -328,12 +432,13 @@ mod tests {
             page.0[REQ + ((1020 + i) & 1023) as usize] = i as u8;
         }
         let base = NonNull::new(page.0.as_mut_ptr()).unwrap();
-        // SAFETY: the boxed page is aligned, 4096 bytes and outlives `ring`.
-        let ring = unsafe { RingPage::new(base, 3) };
-        let mut out = Vec::new();
-        assert_eq!(ring.read_requests(&mut out).unwrap(), 10);
-        assert_eq!(out, (0..10).collect::<Vec<u8>>());
-        drop(ring);
+        {
+            // SAFETY: the boxed page is aligned, 4096 bytes and outlives `ring`.
+            let ring = unsafe { RingPage::new(base, 3) };
+            let mut out = Vec::new();
+            assert_eq!(ring.read_requests(&mut out).unwrap(), 10);
+            assert_eq!(out, (0..10).collect::<Vec<u8>>());
+        }
         assert_eq!(get(&page, REQ_CONS), 1030);
     }
 
@@ -343,16 +448,20 @@ mod tests {
         put(&mut page, RSP_CONS, u32::MAX - 5);
         put(&mut page, RSP_PROD, u32::MAX - 5);
         let base = NonNull::new(page.0.as_mut_ptr()).unwrap();
-        // SAFETY: as above.
-        let ring = unsafe { RingPage::new(base, 3) };
-        assert_eq!(ring.write_responses(&[7; 2000]).unwrap(), 1024);
-        assert_eq!(ring.write_responses(&[7; 10]).unwrap(), 0);
-        drop(ring);
+        {
+            // SAFETY: as above.
+            let ring = unsafe { RingPage::new(base, 3) };
+            assert_eq!(ring.write_responses(&[7; 2000]).unwrap(), 1024);
+            assert_eq!(ring.write_responses(&[7; 10]).unwrap(), 0);
+        }
         assert_eq!(get(&page, RSP_PROD), (u32::MAX - 5).wrapping_add(1024));
         put(&mut page, REQ_PROD, 5000);
         // SAFETY: as above.
         let ring = unsafe { RingPage::new(base, 3) };
-        assert!(matches!(ring.read_requests(&mut Vec::new()), Err(RingError::BadIndex { .. })));
+        assert!(matches!(
+            ring.read_requests(&mut Vec::new()),
+            Err(RingError::BadIndex { .. })
+        ));
         ring.set_features(7);
         ring.reset();
         assert!(!ring.reconnect_requested());

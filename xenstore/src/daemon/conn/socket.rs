@@ -133,7 +133,10 @@ pub struct Server {
 }
 
 fn bind(spec: &ListenSpec) -> Result<UnixListener, SocketError> {
-    let err = |source| SocketError::Listen { path: spec.path.clone(), source };
+    let err = |source| SocketError::Listen {
+        path: spec.path.clone(),
+        source,
+    };
     if let Some(dir) = spec.path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
@@ -156,7 +159,12 @@ impl Server {
             listeners.push((bind(s)?, s.clone()));
             info!(path = %s.path.display(), domid = s.domid, privileged = s.privileged, "listening");
         }
-        Ok(Server { daemon, listeners, clients: HashMap::new(), next_id: 1 })
+        Ok(Server {
+            daemon,
+            listeners,
+            clients: HashMap::new(),
+            next_id: 1,
+        })
     }
 
     /// The daemon core (for the final state dump).
@@ -196,9 +204,17 @@ impl Server {
                 Err(nix::errno::Errno::EINTR) => return Ok(()),
                 Err(e) => return Err(SocketError::Poll(e)),
             }
-            let rev: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+            let rev: Vec<bool> = fds
+                .iter()
+                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                .collect();
             let n = self.listeners.len();
-            (rev[..n].to_vec(), ids.into_iter().zip(rev[n..].iter().copied()).collect::<Vec<_>>())
+            (
+                rev[..n].to_vec(),
+                ids.into_iter()
+                    .zip(rev[n..].iter().copied())
+                    .collect::<Vec<_>>(),
+            )
         };
         for (i, go) in accepting.into_iter().enumerate() {
             if go {
@@ -217,7 +233,12 @@ impl Server {
         for (c, _) in self.clients.values_mut() {
             c.flush();
         }
-        let dead: Vec<ConnId> = self.clients.iter().filter(|(_, (c, _))| c.closed).map(|(id, _)| *id).collect();
+        let dead: Vec<ConnId> = self
+            .clients
+            .iter()
+            .filter(|(_, (c, _))| c.closed)
+            .map(|(id, _)| *id)
+            .collect();
         for id in dead {
             debug!(conn = id, "connection closed");
             self.clients.remove(&id);
@@ -238,7 +259,15 @@ impl Server {
                     self.next_id += 1;
                     self.daemon.connect(id, spec.domid, spec.privileged);
                     debug!(conn = id, domid = spec.domid, "connection accepted");
-                    let client = Client { stream, input: Vec::new(), output: VecDeque::new(), written: 0, out_bytes: 0, replies: 0, closed: false };
+                    let client = Client {
+                        stream,
+                        input: Vec::new(),
+                        output: VecDeque::new(),
+                        written: 0,
+                        out_bytes: 0,
+                        replies: 0,
+                        closed: false,
+                    };
                     self.clients.insert(id, (client, spec.domid));
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -251,8 +280,13 @@ impl Server {
     fn process(&mut self, id: ConnId) {
         let outstanding = self.daemon.quota_for(id, "outstanding").map(|v| v as usize);
         loop {
-            let Some((c, _)) = self.clients.get_mut(&id) else { return };
-            if c.closed || c.out_bytes >= PAUSE_OUTPUT || outstanding.is_some_and(|o| c.replies >= o) {
+            let Some((c, _)) = self.clients.get_mut(&id) else {
+                return;
+            };
+            if c.closed
+                || c.out_bytes >= PAUSE_OUTPUT
+                || outstanding.is_some_and(|o| c.replies >= o)
+            {
                 return;
             }
             let msg = match Message::decode(&c.input) {
@@ -277,7 +311,9 @@ impl Server {
         for e in effects {
             match e {
                 Effect::Send(to, m) => {
-                    let Some((c, _)) = self.clients.get_mut(&to) else { continue };
+                    let Some((c, _)) = self.clients.get_mut(&to) else {
+                        continue;
+                    };
                     let is_event = m.header.msg_type == MsgType::WatchEvent as u32;
                     if is_event && c.out_bytes >= DROP_EVENTS {
                         warn!(conn = to, "client is not reading: watch event dropped");
@@ -286,7 +322,10 @@ impl Server {
                     c.queue(m.encode(), !is_event);
                 }
                 Effect::Introduced(d) => {
-                    info!(domid = d.domid, "no ring backend in socket mode: domain recorded, ring not mapped");
+                    info!(
+                        domid = d.domid,
+                        "no ring backend in socket mode: domain recorded, ring not mapped"
+                    );
                 }
                 Effect::Released(domid) => {
                     for id in self.daemon.conns_of(domid) {
