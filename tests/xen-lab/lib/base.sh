@@ -1,7 +1,7 @@
 # The cached part of the lab image (sourced by tests/xen-lab/run): Xen, the kernel, and the dom0
 # root holding busybox, Debian's Xen tools with their library closure, 7 Xen modules, jq and the
 # domU kernel + initramfs -- everything that only changes when the pinned packages do.
-# Sets BASE (directory with xen, vmlinuz, base.cpio, root/, versions.txt).
+# Sets BASE (directory with xen, vmlinuz, base.cpio.zst, root/, versions.txt).
 # shellcheck shell=bash
 
 # Programs dom0 must be able to run; the image is refused if one misses a library.
@@ -26,7 +26,9 @@ bzimage_payload() {
     local setup_sects payload_offset
     setup_sects=$(od -An -tu1 -j $((0x1f1)) -N1 "$1" | tr -d ' ')
     payload_offset=$(od -An -tu4 -j $((0x248)) -N4 "$1" | tr -d ' ')
-    tail -c +$(( (setup_sects + 1) * 512 + payload_offset + 1 )) "$1" | xz -dc --single-stream \
+    # (xz stops after its stream; read through a process substitution so that tail's SIGPIPE
+    # is not a pipeline failure)
+    xz -dc --single-stream < <(tail -c +$(( (setup_sects + 1) * 512 + payload_offset + 1 )) "$1") \
         || die "$1: the bzImage payload is not xz"
 }
 
@@ -93,9 +95,12 @@ build_base() {
     bzimage_payload "$tmp/vmlinuz" > "$root/lab/domu/vmlinux"
 
     write_cpio "$root" "$tmp/base.cpio"
+    # compressed: QEMU's multiboot loader feeds modules to the guest slowly under TCG (~0.4 s/MB),
+    # while dom0's kernel unpacks zstd fast; the level costs only build time
+    zstd -q -T0 -15 --rm "$tmp/base.cpio" -o "$tmp/base.cpio.zst"
     rm -rf "$ex" "$d" "$tmp/domu.cpio"
     # older bases (other package pins) go: each is ~100 MB
     find "$cache" -mindepth 1 -maxdepth 1 -name 'base-*' ! -name "base-$key*" -exec rm -rf {} +
     rm -rf "$BASE"; mv "$tmp" "$BASE"; touch "$BASE/.done"
-    log "base image: $(du -sh "$BASE/base.cpio" | cut -f1) dom0 cpio, $(wc -l < "$BASE/versions.txt") packages"
+    log "base image: $(du -sh "$BASE/base.cpio.zst" | cut -f1) dom0 cpio.zst, $(wc -l < "$BASE/versions.txt") packages"
 }

@@ -27,8 +27,10 @@ make_image() {
         printf 'LAB_BENCH_N=%q\n' "${RXL_LAB_BENCH_N:-10}"
     } > "$o/lab/boot.env"
     write_cpio "$o" "$WORK/overlay-$g.cpio"
-    # the kernel unpacks concatenated cpio archives in order: the overlay lands on top of the base
-    cat "$BASE/base.cpio" "$WORK/overlay-$g.cpio" > "$WORK/dom0-$g.cpio"
+    # the kernel unpacks concatenated (compressed) cpio archives in order: the overlay lands on
+    # top of the base
+    zstd -q -T0 -3 -f "$WORK/overlay-$g.cpio" -o "$WORK/overlay-$g.cpio.zst"
+    cat "$BASE/base.cpio.zst" "$WORK/overlay-$g.cpio.zst" > "$WORK/dom0-$g.cpio"
 }
 
 # dom0_mem_mib VALUE: the fixed size in MiB of a simple dom0_mem value ("768M", "1G,max:1G"), or

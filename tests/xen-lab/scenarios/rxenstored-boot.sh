@@ -8,16 +8,24 @@
 state=$(cat /run/lab/toolstack)
 pid=$(cat /run/xenstored.pid 2>/dev/null)
 # Ring support means the daemon holds /dev/xen/evtchn open (dom0's and the guests' event channels).
-rings=no
-if [ -n "$pid" ] && [ -d "/proc/$pid" ]; then
+rings=no alive=no
+[ -n "$pid" ] && [ -d "/proc/$pid" ] && alive=yes
+if [ $alive = yes ]; then
     for fd in /proc/"$pid"/fd/*; do
         [ "$(readlink "$fd")" = /dev/xen/evtchn ] && rings=yes
     done
 fi
-echo "rxenstored pid=${pid:-none} alive=$([ -d "/proc/${pid:-x}" ] && echo yes || echo no) evtchn=$rings toolstack=$state"
+echo "rxenstored pid=${pid:-none} alive=$alive evtchn=$rings toolstack=$state"
+if [ $alive = no ]; then
+    echo "----- rxenstored log (last 40 lines) -----"; tail -40 /tmp/xenstored.log
+    lab_fail "rxenstored is not running in dom0 (exited at start?)"
+fi
+if [ $rings = no ]; then
+    echo "----- rxenstored log (last 40 lines) -----"; tail -40 /tmp/xenstored.log
+    lab_skip "rxenstored has no ring support yet (it holds no /dev/xen/evtchn open; toolstack: $state)"
+fi
 if [ "$state" != up ]; then
-    echo "----- rxenstored log -----"; tail -40 /tmp/xenstored.log
-    [ $rings = yes ] || lab_skip "rxenstored has no ring support yet (no /dev/xen/evtchn open): $state"
+    echo "----- rxenstored log (last 40 lines) -----"; tail -40 /tmp/xenstored.log
     lab_fail "dom0 toolstack on rxenstored: $state"
 fi
 lab_ok "xen-init-dom0 and xenconsoled run against rxenstored"

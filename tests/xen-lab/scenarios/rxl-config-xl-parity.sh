@@ -1,13 +1,13 @@
 # rxl reads the lab's guest configs as Debian's xl does: `rxl config check` accepts them, and
-# `rxl create --dry-run` gives the same c_info.name, b_info.max_memkb and b_info.max_vcpus as
-# `xl -N create` (libxl's JSON of the parsed config).
+# `rxl create --dry-run` gives the same c_info.name and .type, b_info.max_memkb, .target_memkb,
+# .max_vcpus and .cmdline as `xl -N create` (libxl's JSON of the parsed config).
 # xen-lab timeout: 180
 # xen-lab needs: rxl
 . /lab/lib.sh
 lab_need_toolstack
 lab_need_bin rxl
 
-FIELDS=".c_info.name .b_info.max_memkb .b_info.max_vcpus"
+FIELDS=".c_info.name .c_info.type .b_info.max_memkb .b_info.target_memkb .b_info.max_vcpus .b_info.cmdline"
 cfgs="/lab/guests/pv.cfg /lab/guests/pvh.cfg"
 
 # xl's side first: these values must match the files, or the comparison below would prove nothing.
