@@ -84,12 +84,16 @@ pub struct ApplyReport {
     pub diff: Option<String>,
 }
 
-/// Removes the temporary file unless it was renamed into place.
+/// Removes the temporary file (and the `.new` file grub-mkconfig leaves behind when its own
+/// check fails) unless the temporary file was renamed into place.
 struct TempGuard(PathBuf);
 
 impl Drop for TempGuard {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.0);
+        let mut new = self.0.clone().into_os_string();
+        new.push(".new");
+        let _ = fs::remove_file(new);
     }
 }
 

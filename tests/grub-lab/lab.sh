@@ -131,6 +131,14 @@ mkconfig_inner() {
   [ "$(sha256sum <"$cfg")" = "$sum" ] || fail "grub.cfg changed after a failed apply"
   ls -A "$R/boot/grub" | grep -q '\.rxl-' && fail "temporary files left in /boot/grub"
   log "ok: grub.cfg untouched, no temporary files left"
+  log "a failing generator must keep grub.cfg (a grub.d snippet that breaks the generated script)"
+  printf 'GRUB_CMDLINE_LINUX_XEN_REPLACE_DEFAULT="console=hvc0 \\""\n' >"$R/etc/default/grub.d/99-broken.cfg"
+  if "$RXL" grub --root "$R" apply >/dev/null 2>"$out/apply-broken.err"; then fail "apply with a broken snippet succeeded"; fi
+  rm "$R/etc/default/grub.d/99-broken.cfg"
+  expect "generator failure reported with its output" "$out/apply-broken.err" 'grub-mkconfig failed .*[Ss]yntax.*left unchanged'
+  [ "$(sha256sum <"$cfg")" = "$sum" ] || fail "grub.cfg changed after a failed grub-mkconfig"
+  ls -A "$R/boot/grub" | grep -q '\.rxl-' && fail "temporary files left in /boot/grub after a failed grub-mkconfig"
+  log "ok: grub.cfg untouched, no temporary files left"
   cp -r "$R/etc" "$out/etc"   # for the dom0 initramfs (rxl grub status inside dom0)
 }
 
