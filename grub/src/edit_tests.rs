@@ -231,4 +231,31 @@ fn redhat_saved_default_goes_to_grubenv() {
         ed.set_default(&DefaultTarget::Linux),
         Err(EditError::LinuxOnRedHat)
     ));
+
+    // With GRUB's real editenv tool (grub2-editenv on RHEL, grub-editenv on Debian: the same
+    // program), the choice lands in grubenv where GRUB's `load_env` finds it.
+    let tool = ed.commands[0].1[0].clone();
+    if tool == "grub2-editenv" {
+        eprintln!(
+            "SKIPPED part of redhat_saved_default_goes_to_grubenv: no grub-editenv installed"
+        );
+        return;
+    }
+    let env = d.path().join("boot/grub2/grubenv");
+    let created = std::process::Command::new(&tool)
+        .arg(&env)
+        .arg("create")
+        .status()
+        .unwrap();
+    assert!(created.success());
+    ed.run_commands().unwrap();
+    assert_eq!(
+        crate::apply::saved_entry(d.path(), &ed.layout).as_deref(),
+        Some(title.as_str())
+    );
+    assert_eq!(
+        fs::metadata(&env).unwrap().len(),
+        1024,
+        "still a 1 KiB environment block"
+    );
 }
