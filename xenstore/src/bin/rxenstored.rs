@@ -38,6 +38,9 @@ struct Args {
     /// Start empty and write no state file.
     #[arg(long)]
     no_state: bool,
+    /// Do not serve guests' rings even if /dev/xen/evtchn exists (socket mode only).
+    #[arg(long)]
+    no_xen: bool,
     /// Set a quota, NAME=VALUE (0 disables it). Names: nodes, watches, outstanding,
     /// transactions, node-size, permissions, transaction-nodes. Repeatable.
     #[arg(long = "quota", value_name = "NAME=VALUE")]
@@ -141,6 +144,14 @@ fn run(args: Args) -> Result<(), String> {
         unsafe { sigaction(sig, &action) }.map_err(|e| format!("sigaction({sig}): {e}"))?;
     }
     let mut server = Server::new(daemon, &specs).map_err(|e| e.to_string())?;
+    if !args.no_xen && std::path::Path::new("/dev/xen/evtchn").exists() {
+        server
+            .enable_xen()
+            .map_err(|e| format!("{e}; run with --no-xen to serve the socket only"))?;
+        info!("serving guests' rings (/dev/xen/evtchn, /dev/xen/gntdev)");
+    } else {
+        info!("socket mode: INTRODUCE records domains without mapping rings");
+    }
     info!("rxenstored ready");
     let served = server.run(&STOP).map_err(|e| e.to_string());
     info!("shutting down");

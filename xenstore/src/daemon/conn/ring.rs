@@ -408,6 +408,49 @@ impl Drop for GrantMap {
     }
 }
 
+/// A guest's ring as the server holds it: the page, the mapping that keeps it alive
+/// (`None` for an in-process page in tests) and our local event-channel port.
+pub struct RingConn {
+    page: RingPage,
+    /// Our local port bound to the guest's xenstore event channel (`None`: no Xen).
+    pub port: Option<u32>,
+    _map: Option<GrantMap>,
+}
+
+impl RingConn {
+    /// Maps `domid`'s xenstore page by grant reference 1 and binds its `remote_port`.
+    pub fn attach(
+        ev: &EventChannels,
+        domid: u32,
+        remote_port: u32,
+        features: u32,
+    ) -> Result<RingConn, RingError> {
+        let map = GrantMap::map(domid, GNTTAB_RESERVED_XENSTORE)?;
+        let port = ev.bind(domid, remote_port)?;
+        let page = map.ring(domid);
+        page.set_features(features);
+        Ok(RingConn {
+            page,
+            port: Some(port),
+            _map: Some(map),
+        })
+    }
+
+    /// Wraps a page without Xen (tests, or a page mapped by other means).
+    pub fn from_page(page: RingPage) -> RingConn {
+        RingConn {
+            page,
+            port: None,
+            _map: None,
+        }
+    }
+
+    /// The page.
+    pub fn page(&self) -> &RingPage {
+        &self.page
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use thiserror::Error;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
+
+use super::ring::{ERROR_PROTO, ERROR_RINGIDX, EventChannels, RingConn, RingError};
+use crate::daemon::domain::Domain;
 
 use crate::daemon::handler::{ConnId, Daemon, Effect};
 use crate::wire::{Message, MsgType};
@@ -61,8 +64,14 @@ pub struct ListenSpec {
     pub privileged: bool,
 }
 
+/// How a client is reached.
+enum Transport {
+    Socket(UnixStream),
+    Ring(RingConn),
+}
+
 struct Client {
-    stream: UnixStream,
+    stream: Transport,
     input: Vec<u8>,
     output: VecDeque<(Vec<u8>, bool)>,
     written: usize,
@@ -72,20 +81,48 @@ struct Client {
 }
 
 impl Client {
+    fn new(stream: Transport) -> Client {
+        Client {
+            stream,
+            input: Vec::new(),
+            output: VecDeque::new(),
+            written: 0,
+            out_bytes: 0,
+            replies: 0,
+            closed: false,
+        }
+    }
+
     fn queue(&mut self, bytes: Vec<u8>, is_reply: bool) {
         self.out_bytes += bytes.len();
         self.replies += usize::from(is_reply);
         self.output.push_back((bytes, is_reply));
     }
 
-    fn flush(&mut self) {
+    /// Writes queued output; returns whether anything was written.
+    fn flush(&mut self) -> bool {
+        let mut progress = false;
         while let Some((front, is_reply)) = self.output.front() {
-            match self.stream.write(&front[self.written..]) {
+            let r = match &mut self.stream {
+                Transport::Socket(s) => s.write(&front[self.written..]),
+                Transport::Ring(r) => {
+                    r.page()
+                        .write_responses(&front[self.written..])
+                        .map_err(|e| {
+                            warn!(error = %e, "ring broken");
+                            r.page().set_error(ERROR_RINGIDX);
+                            std::io::Error::other(e)
+                        })
+                }
+            };
+            match r {
+                Ok(0) if matches!(self.stream, Transport::Ring(_)) => return progress,
                 Ok(0) => {
                     self.closed = true;
-                    return;
+                    return progress;
                 }
                 Ok(n) => {
+                    progress = true;
                     self.written += n;
                     if self.written == front.len() {
                         self.out_bytes -= front.len();
@@ -94,33 +131,50 @@ impl Client {
                         self.output.pop_front();
                     }
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return progress,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(_) => {
                     self.closed = true;
-                    return;
+                    return progress;
                 }
             }
         }
+        progress
     }
 
-    fn fill(&mut self) {
+    /// Reads available input; returns whether anything was read.
+    fn fill(&mut self) -> bool {
+        let before = self.input.len();
+        if let Transport::Ring(r) = &self.stream {
+            if self.input.len() < MAX_INPUT {
+                if let Err(e) = r.page().read_requests(&mut self.input) {
+                    warn!(error = %e, "ring broken, dropping the connection");
+                    r.page().set_error(ERROR_RINGIDX);
+                    self.closed = true;
+                }
+            }
+            return self.input.len() > before;
+        }
+        let Transport::Socket(stream) = &mut self.stream else {
+            return false;
+        };
         let mut buf = [0u8; 16 * 1024];
         while self.input.len() < MAX_INPUT {
-            match self.stream.read(&mut buf) {
+            match stream.read(&mut buf) {
                 Ok(0) => {
                     self.closed = true;
-                    return;
+                    break;
                 }
                 Ok(n) => self.input.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(_) => {
                     self.closed = true;
-                    return;
+                    break;
                 }
             }
         }
+        self.input.len() > before
     }
 }
 
@@ -130,6 +184,7 @@ pub struct Server {
     listeners: Vec<(UnixListener, ListenSpec)>,
     clients: HashMap<ConnId, (Client, u32)>,
     next_id: ConnId,
+    xen: Option<EventChannels>,
 }
 
 fn bind(spec: &ListenSpec) -> Result<UnixListener, SocketError> {
@@ -164,6 +219,7 @@ impl Server {
             listeners,
             clients: HashMap::new(),
             next_id: 1,
+            xen: None,
         })
     }
 
@@ -180,16 +236,20 @@ impl Server {
         Ok(())
     }
 
-    /// One poll round: accept, read, process, write, reap.
+    /// One poll round: accept, read, process, write, notify, reap.
     pub fn turn(&mut self, timeout: PollTimeout) -> Result<(), SocketError> {
-        let (accepting, ready) = {
+        let ids: Vec<ConnId> = self.clients.keys().copied().collect();
+        let (accepting, ready, evtchn_ready) = {
             let mut fds = Vec::new();
             for (l, _) in &self.listeners {
                 fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
             }
-            let ids: Vec<ConnId> = self.clients.keys().copied().collect();
+            let mut polled = Vec::new();
             for id in &ids {
                 let (c, _) = &self.clients[id];
+                let Transport::Socket(stream) = &c.stream else {
+                    continue;
+                };
                 let mut ev = PollFlags::empty();
                 if c.input.len() < MAX_INPUT {
                     ev |= PollFlags::POLLIN;
@@ -197,7 +257,11 @@ impl Server {
                 if !c.output.is_empty() {
                     ev |= PollFlags::POLLOUT;
                 }
-                fds.push(PollFd::new(c.stream.as_fd(), ev));
+                fds.push(PollFd::new(stream.as_fd(), ev));
+                polled.push(*id);
+            }
+            if let Some(ev) = &self.xen {
+                fds.push(PollFd::new(ev.fd(), PollFlags::POLLIN));
             }
             match poll(&mut fds, timeout) {
                 Ok(_) => {}
@@ -209,11 +273,16 @@ impl Server {
                 .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
                 .collect();
             let n = self.listeners.len();
+            let ready: Vec<ConnId> = polled
+                .iter()
+                .zip(&rev[n..])
+                .filter(|(_, r)| **r)
+                .map(|(id, _)| *id)
+                .collect();
             (
                 rev[..n].to_vec(),
-                ids.into_iter()
-                    .zip(rev[n..].iter().copied())
-                    .collect::<Vec<_>>(),
+                ready,
+                self.xen.is_some() && rev.last() == Some(&true),
             )
         };
         for (i, go) in accepting.into_iter().enumerate() {
@@ -221,18 +290,32 @@ impl Server {
                 self.accept(i);
             }
         }
-        for (id, go) in ready {
-            if let (true, Some((c, _))) = (go, self.clients.get_mut(&id)) {
+        if evtchn_ready {
+            if let Some(ev) = &mut self.xen {
+                if let Err(e) = ev.pending() {
+                    warn!(error = %e, "event channel read failed");
+                }
+            }
+        }
+        for id in ready {
+            if let Some((c, _)) = self.clients.get_mut(&id) {
                 c.fill();
             }
         }
-        let ids: Vec<ConnId> = self.clients.keys().copied().collect();
+        // Rings have no per-ring fd: look at every ring each round (a few loads each).
+        let mut kick = Vec::new();
+        for id in &ids {
+            self.service_ring_input(*id, &mut kick);
+        }
         for id in &ids {
             self.process(*id);
         }
-        for (c, _) in self.clients.values_mut() {
-            c.flush();
+        for (id, (c, _)) in self.clients.iter_mut() {
+            if c.flush() && matches!(c.stream, Transport::Ring(_)) {
+                kick.push(*id);
+            }
         }
+        self.notify(&kick);
         let dead: Vec<ConnId> = self
             .clients
             .iter()
@@ -241,10 +324,108 @@ impl Server {
             .collect();
         for id in dead {
             debug!(conn = id, "connection closed");
-            self.clients.remove(&id);
+            if let Some((
+                Client {
+                    stream: Transport::Ring(r),
+                    ..
+                },
+                _,
+            )) = self.clients.remove(&id)
+            {
+                if let (Some(ev), Some(port)) = (&self.xen, r.port) {
+                    let _ = ev.unbind(port);
+                }
+            }
             self.daemon.disconnect(id);
         }
         Ok(())
+    }
+
+    /// Reads a ring's requests, handling a reconnection request first.
+    fn service_ring_input(&mut self, id: ConnId, kick: &mut Vec<ConnId>) {
+        let Some((c, domid)) = self.clients.get_mut(&id) else {
+            return;
+        };
+        let Transport::Ring(r) = &c.stream else {
+            return;
+        };
+        if r.page().reconnect_requested() {
+            // Drop partial packets, pending replies, watches and transactions.
+            info!(domid = *domid, "ring reconnection");
+            r.page().reset();
+            c.input.clear();
+            c.output.clear();
+            c.out_bytes = 0;
+            c.replies = 0;
+            c.written = 0;
+            let d = *domid;
+            self.daemon.disconnect(id);
+            self.daemon.connect(id, d, false);
+            kick.push(id);
+            return;
+        }
+        if c.fill() {
+            kick.push(id);
+        }
+    }
+
+    fn notify(&self, ids: &[ConnId]) {
+        let Some(ev) = &self.xen else { return };
+        for id in ids {
+            if let Some((
+                Client {
+                    stream: Transport::Ring(RingConn { port: Some(p), .. }),
+                    ..
+                },
+                _,
+            )) = self.clients.get(id)
+            {
+                if let Err(e) = ev.notify(*p) {
+                    warn!(conn = id, error = %e, "event channel notify failed");
+                }
+            }
+        }
+    }
+
+    /// Serves a guest's ring as unprivileged domain `domid`; returns its connection id.
+    pub fn attach_ring(&mut self, domid: u32, ring: RingConn) -> ConnId {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.daemon.connect(id, domid, false);
+        self.clients
+            .insert(id, (Client::new(Transport::Ring(ring)), domid));
+        info!(conn = id, domid, "ring attached");
+        id
+    }
+
+    /// Opens `/dev/xen/evtchn` and attaches the rings of every domain already introduced
+    /// (after a restart with a state file). Without this, INTRODUCE only records domains.
+    pub fn enable_xen(&mut self) -> Result<(), RingError> {
+        self.xen = Some(EventChannels::open()?);
+        let known: Vec<Domain> = self.daemon.domains.values().cloned().collect();
+        for d in known {
+            self.attach_domain(&d);
+        }
+        Ok(())
+    }
+
+    fn attach_domain(&mut self, d: &Domain) {
+        let Some(ev) = &self.xen else {
+            info!(
+                domid = d.domid,
+                "no Xen devices (socket mode): domain recorded, ring not mapped"
+            );
+            return;
+        };
+        match RingConn::attach(ev, d.domid, d.evtchn, d.features) {
+            Ok(r) => {
+                let port = r.port;
+                let id = self.attach_ring(d.domid, r);
+                self.notify(&[id]);
+                debug!(conn = id, ?port, "ring mapped");
+            }
+            Err(e) => error!(domid = d.domid, error = %e, "cannot map the domain's xenstore ring"),
+        }
     }
 
     fn accept(&mut self, i: usize) {
@@ -259,16 +440,8 @@ impl Server {
                     self.next_id += 1;
                     self.daemon.connect(id, spec.domid, spec.privileged);
                     debug!(conn = id, domid = spec.domid, "connection accepted");
-                    let client = Client {
-                        stream,
-                        input: Vec::new(),
-                        output: VecDeque::new(),
-                        written: 0,
-                        out_bytes: 0,
-                        replies: 0,
-                        closed: false,
-                    };
-                    self.clients.insert(id, (client, spec.domid));
+                    self.clients
+                        .insert(id, (Client::new(Transport::Socket(stream)), spec.domid));
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(_) => return,
@@ -297,6 +470,9 @@ impl Server {
                 Ok(None) => return,
                 Err(e) => {
                     warn!(conn = id, error = %e, "protocol error, disconnecting");
+                    if let Transport::Ring(r) = &c.stream {
+                        r.page().set_error(ERROR_PROTO);
+                    }
                     c.closed = true;
                     c.input.clear();
                     return;
