@@ -152,9 +152,12 @@ impl DomainConfig {
             ("disks", devices(d.disks.iter().map(|x| &x.parsed), false)),
             ("nics", devices(d.vifs.iter().map(|x| &x.parsed), true)),
             ("pcidevs", devices(d.pcis.iter().map(|x| &x.parsed), false)),
-            ("vfbs", devices(d.vfbs.iter().map(|x| &x.parsed), true)),
+            ("vfbs", self.vfbs_json()),
             // xl adds one virtual keyboard per framebuffer.
-            ("vkbs", devices(d.vfbs.iter().map(|_| Obj::new()), true)),
+            (
+                "vkbs",
+                devices((0..self.vfb_count()).map(|_| Obj::new()), true),
+            ),
             ("vtpms", devices(d.vtpms.iter().map(|x| &x.parsed), true)),
             ("p9s", devices(d.p9s.iter().map(|x| &x.parsed), false)),
             (
@@ -190,6 +193,45 @@ impl DomainConfig {
             root.insert(k.into(), json!(action_name(v)));
         }
         Json::Object(root)
+    }
+
+    /// A PV guest without `vfb=` but with top-level `vnc = 1` gets one framebuffer built from
+    /// the top-level vnc*/sdl/keymap keys, as xl does.
+    fn top_level_vfb(&self) -> Option<Obj> {
+        let h = &self.hvm;
+        if self.effective_type() != GuestType::Pv
+            || !self.devices.vfbs.is_empty()
+            || h.vnc != Some(true)
+        {
+            return None;
+        }
+        let mut vnc = Obj::new();
+        put_bool(&mut vnc, "enable", h.vnc);
+        put(&mut vnc, "listen", h.vnclisten.as_ref());
+        put(&mut vnc, "passwd", h.vncpasswd.as_ref());
+        put(&mut vnc, "display", h.vncdisplay);
+        put_bool(&mut vnc, "findunused", h.vncunused);
+        let mut vfb = Obj::new();
+        vfb.insert("vnc".into(), Json::Object(vnc));
+        let mut sdl = Obj::new();
+        put_bool(&mut sdl, "enable", h.sdl);
+        put_bool(&mut sdl, "opengl", h.opengl);
+        if !sdl.is_empty() {
+            vfb.insert("sdl".into(), Json::Object(sdl));
+        }
+        put(&mut vfb, "keymap", h.keymap.as_ref());
+        Some(vfb)
+    }
+
+    fn vfb_count(&self) -> usize {
+        self.devices.vfbs.len() + usize::from(self.top_level_vfb().is_some())
+    }
+
+    fn vfbs_json(&self) -> Json {
+        match self.top_level_vfb() {
+            Some(vfb) => devices(std::iter::once(vfb), true),
+            None => devices(self.devices.vfbs.iter().map(|x| &x.parsed), true),
+        }
     }
 
     fn pv_json(&self) -> Obj {
