@@ -101,7 +101,12 @@ impl DomainConfig {
                 self.hvm.shadow_memory.map(|m| m * 1024),
             );
         }
-        put(&mut b, "rtc_timeoffset", self.rtc_timeoffset);
+        // libxl stores rtc_timeoffset as uint32: a negative offset wraps, as it does in xl.
+        put(
+            &mut b,
+            "rtc_timeoffset",
+            self.rtc_timeoffset.map(|v| v as u32),
+        );
         put_bool(&mut b, "localtime", self.localtime);
         put_bool(&mut b, "disable_migrate", self.nomigrate);
         put(&mut b, "max_grant_frames", self.max_grant_frames);
@@ -128,6 +133,9 @@ impl DomainConfig {
         put(&mut b, "kernel", self.kernel());
         put(&mut b, "cmdline", self.boot.effective_cmdline());
         put(&mut b, "ramdisk", self.boot.ramdisk.as_ref());
+        // Since Xen 4.16 the bootloader lives in b_info, not in the PV union.
+        put(&mut b, "bootloader", self.boot.bootloader.as_ref());
+        put_list(&mut b, "bootloader_args", &self.boot.bootloader_args);
         put_bool(&mut b, "acpi", self.hvm.acpi);
         put_bool(&mut b, "apic", self.hvm.apic);
         put_bool(&mut b, "nested_hvm", self.hvm.nestedhvm);
@@ -236,8 +244,6 @@ impl DomainConfig {
 
     fn pv_json(&self) -> Obj {
         let mut pv = Obj::new();
-        put(&mut pv, "bootloader", self.boot.bootloader.as_ref());
-        put_list(&mut pv, "bootloader_args", &self.boot.bootloader_args);
         put_bool(&mut pv, "e820_host", self.e820_host);
         pv
     }

@@ -153,7 +153,9 @@ impl DomainConfig {
             devices: Devices::read(r),
             tsc_mode: read_tsc_mode(r),
             localtime: r.boolean("localtime"),
-            rtc_timeoffset: r.ranged("rtc_timeoffset", -(1 << 40), 1 << 40),
+            // libxl keeps it in a uint32 (negative values wrap), so the range is that of i32
+            // for negative and u32 for positive offsets.
+            rtc_timeoffset: r.ranged("rtc_timeoffset", i64::from(i32::MIN), i64::from(u32::MAX)),
             max_grant_frames: u32_key(r, "max_grant_frames"),
             max_maptrack_frames: u32_key(r, "max_maptrack_frames"),
             max_event_channels: u32_key(r, "max_event_channels"),
