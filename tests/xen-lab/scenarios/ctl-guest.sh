@@ -16,8 +16,8 @@ lab_eq "rxl domname $id" "$(rxl domname "$id")" lab-pv
 xl list > a.txt; rxl list > b.txt
 cat b.txt
 lab_eq "rxl list rows with a guest" "$(cut -c1-60 b.txt)" "$(cut -c1-60 a.txt)"
-lab_eq "rxl list lab-pv state" "$(rxl list lab-pv | awk 'NR == 2 { print $5 }' | tr -d r | tr b -)" \
-    "$(xl list lab-pv | awk 'NR == 2 { print $5 }' | tr -d r | tr b -)"
+lab_eq "rxl list lab-pv state" "$(rxl list lab-pv | awk 'NR == 2 { print $5 }' | tr rb --)" \
+    "$(xl list lab-pv | awk 'NR == 2 { print $5 }' | tr rb --)"
 
 rxl pause lab-pv || lab_bad "rxl pause failed"
 lab_eq "xl list after rxl pause" "$(xl list lab-pv | awk 'NR == 2 { print substr($5, 3, 1) }')" p
