@@ -9,9 +9,14 @@
 use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
 
-use crate::model::{Action, DomainConfig, GuestType, TscMode};
+use crate::model::hvm::VIRIDIAN_GROUPS;
+use crate::model::{Action, DomainConfig, GuestType, TscMode, Viridian};
+use crate::reader::StrOrList;
 
 type Obj = Map<String, Json>;
+
+/// Xen's XENFIRMWAREDIR as Debian's Xen 4.17 packages build it.
+pub const XEN_FIRMWARE_DIR: &str = "/usr/lib/xen-4.17/boot";
 
 fn defbool(b: bool) -> Json {
     Json::String(if b { "True" } else { "False" }.into())
@@ -34,6 +39,15 @@ fn put_bool(o: &mut Obj, key: &str, v: Option<bool>) {
 fn put_list(o: &mut Obj, key: &str, v: &[String]) {
     if !v.is_empty() {
         o.insert(key.to_string(), json!(v));
+    }
+}
+
+/// A string key goes to `KEY`, a list to libxl's `KEY_list` (`serial`, `usbdevice`).
+fn one_or_list(o: &mut Obj, key: &str, v: Option<&StrOrList>) {
+    match v {
+        Some(StrOrList::One(s)) => put(o, key, Some(s)),
+        Some(StrOrList::Many(l)) => put_list(o, &format!("{key}_list"), l),
+        None => {}
     }
 }
 
@@ -73,10 +87,10 @@ impl DomainConfig {
         put(&mut c_info, "name", self.name.as_ref());
         put(&mut c_info, "uuid", self.uuid.as_ref());
         put(&mut c_info, "pool_name", self.pool.as_ref());
+        put_bool(&mut c_info, "hap", self.hvm.hap);
         put_bool(&mut c_info, "driver_domain", self.driver_domain);
-        if ty == GuestType::Hvm {
-            put_bool(&mut c_info, "hap", self.hvm.hap);
-        }
+        // xl always sets this from xl.conf (default on).
+        c_info.insert("run_hotplug_scripts".into(), defbool(true));
 
         let mut b = Obj::new();
         let vcpus = self.cpu.vcpus;
@@ -93,14 +107,12 @@ impl DomainConfig {
             self.maxmem.map(|m| m * 1024).or(target),
         );
         put(&mut b, "target_memkb", target);
-        if ty == GuestType::Hvm {
-            put(&mut b, "video_memkb", self.hvm.videoram.map(|m| m * 1024));
-            put(
-                &mut b,
-                "shadow_memkb",
-                self.hvm.shadow_memory.map(|m| m * 1024),
-            );
-        }
+        put(&mut b, "video_memkb", self.hvm.videoram.map(|m| m * 1024));
+        put(
+            &mut b,
+            "shadow_memkb",
+            self.hvm.shadow_memory.map(|m| m * 1024),
+        );
         // libxl stores rtc_timeoffset as uint32: a negative offset wraps, as it does in xl.
         put(
             &mut b,
@@ -109,6 +121,8 @@ impl DomainConfig {
         );
         put_bool(&mut b, "localtime", self.localtime);
         put_bool(&mut b, "disable_migrate", self.nomigrate);
+        // xl.conf's claim_mode (default on) is copied into every domain.
+        b.insert("claim_mode".into(), defbool(true));
         put(&mut b, "max_grant_frames", self.max_grant_frames);
         put(&mut b, "max_maptrack_frames", self.max_maptrack_frames);
         put(&mut b, "event_channels", self.max_event_channels);
@@ -137,7 +151,9 @@ impl DomainConfig {
         put(&mut b, "bootloader", self.boot.bootloader.as_ref());
         put_list(&mut b, "bootloader_args", &self.boot.bootloader_args);
         put_bool(&mut b, "acpi", self.hvm.acpi);
-        put_bool(&mut b, "apic", self.hvm.apic);
+        if ty == GuestType::Hvm {
+            put_bool(&mut b, "apic", self.hvm.apic);
+        }
         put_bool(&mut b, "nested_hvm", self.hvm.nestedhvm);
         put_bool(&mut b, "dm_restrict", dm.restrict);
         match ty {
@@ -244,55 +260,46 @@ impl DomainConfig {
 
     fn pv_json(&self) -> Obj {
         let mut pv = Obj::new();
-        put_bool(&mut pv, "e820_host", self.e820_host);
+        // xl turns e820_host on for a PV guest with passed-through PCI devices.
+        let e820 = self
+            .e820_host
+            .or((!self.devices.pcis.is_empty()).then_some(true));
+        put_bool(&mut pv, "e820_host", e820);
         pv
     }
 
-    /// The kernel libxl gets: `kernel`, or for a PV guest with `firmware = "pvgrub32|64"` the
-    /// PV-GRUB image xl substitutes (Debian's path).
-    fn kernel(&self) -> Option<&str> {
+    /// The kernel libxl gets: `kernel`, or for a PV/PVH guest with `firmware = "pvgrub32|64"`
+    /// the PV-GRUB image xl substitutes, `XENFIRMWAREDIR/<firmware>.bin`.
+    fn kernel(&self) -> Option<String> {
         if let Some(k) = &self.boot.kernel {
-            return Some(k);
+            return Some(k.clone());
         }
-        if self.effective_type() != GuestType::Pv {
+        if self.effective_type() == GuestType::Hvm {
             return None;
         }
-        match self.boot.firmware.as_deref() {
-            Some("pvgrub32") => Some("/usr/lib/xen/boot/pv-grub-x86_32.gz"),
-            Some("pvgrub64") => Some("/usr/lib/xen/boot/pv-grub-x86_64.gz"),
-            _ => None,
-        }
+        self.boot
+            .firmware
+            .as_ref()
+            .map(|fw| format!("{XEN_FIRMWARE_DIR}/{fw}.bin"))
     }
 
     fn hvm_json(&self) -> Obj {
         let h = &self.hvm;
         let mut o = Obj::new();
+        put(&mut o, "bios", h.bios.as_ref());
+        // xl: seabios/rombios/ovmf set `bios`, uefi means ovmf, bios means the default,
+        // anything else is a path to custom firmware.
         match self.boot.firmware.as_deref() {
-            Some("bios" | "seabios") => put(&mut o, "bios", Some("seabios")),
-            Some("rombios") => put(&mut o, "bios", Some("rombios")),
-            Some("uefi" | "ovmf") => put(&mut o, "bios", Some("ovmf")),
-            Some(path) => put(&mut o, "system_firmware", Some(path)),
-            None => put(&mut o, "bios", h.bios.as_ref()),
+            Some(b @ ("seabios" | "rombios" | "ovmf")) => put(&mut o, "bios", Some(b)),
+            Some("uefi") => put(&mut o, "bios", Some("ovmf")),
+            Some("bios") | None => {}
+            Some(path) => put(&mut o, "firmware", Some(path)),
         }
         put_bool(&mut o, "pae", h.pae);
         put_bool(&mut o, "acpi_s3", h.acpi_s3);
         put_bool(&mut o, "acpi_s4", h.acpi_s4);
         put_bool(&mut o, "nx", h.nx);
-        match &h.viridian {
-            Some(crate::model::Viridian::Enabled(v)) => put_bool(&mut o, "viridian", Some(*v)),
-            Some(crate::model::Viridian::Groups(g)) => {
-                let (off, on): (Vec<&String>, Vec<&String>) =
-                    g.iter().partition(|s| s.starts_with('!'));
-                let off: Vec<&str> = off.iter().map(|s| &s[1..]).collect();
-                if !on.is_empty() {
-                    o.insert("viridian_enable".into(), json!(on));
-                }
-                if !off.is_empty() {
-                    o.insert("viridian_disable".into(), json!(off));
-                }
-            }
-            None => {}
-        }
+        self.viridian_json(&mut o);
         put_bool(&mut o, "hpet", h.hpet);
         put(&mut o, "hdtype", h.hdtype.as_ref());
         put(&mut o, "smbios_firmware", h.smbios_firmware.as_ref());
@@ -317,13 +324,54 @@ impl DomainConfig {
         if !sdl.is_empty() {
             o.insert("sdl".into(), Json::Object(sdl));
         }
-        put_list(&mut o, "serial_list", &h.serial);
+        one_or_list(&mut o, "serial", h.serial.as_ref());
         put(&mut o, "boot", h.boot.as_ref());
         put_bool(&mut o, "usb", h.usb);
         put(&mut o, "usbversion", h.usbversion);
-        put_list(&mut o, "usbdevice_list", &h.usbdevice);
+        one_or_list(&mut o, "usbdevice", h.usbdevice.as_ref());
         put(&mut o, "soundhw", h.soundhw.as_ref());
         put_bool(&mut o, "xen_platform_pci", h.xen_platform_pci);
         o
+    }
+
+    /// `viridian`: a defbool, or enable/disable bitmaps of enlightenment numbers as xl builds
+    /// them (`all` sets every bit of the 64-bit map, `defaults` sets the defbool).
+    fn viridian_json(&self, o: &mut Obj) {
+        let Some(v) = &self.hvm.viridian else { return };
+        let groups = match v {
+            Viridian::Enabled(on) => return put_bool(o, "viridian", Some(*on)),
+            Viridian::Groups(g) => g,
+        };
+        let mut enable = std::collections::BTreeSet::new();
+        let mut disable = std::collections::BTreeSet::new();
+        for g in groups {
+            match g.as_str() {
+                "all" => enable.extend(0..64u32),
+                "defaults" => put_bool(o, "viridian", Some(true)),
+                _ => {
+                    let (name, on) = match g.strip_prefix('!') {
+                        Some(n) => (n, false),
+                        None => (g.as_str(), true),
+                    };
+                    // Bits follow libxl_viridian_enlightenment: the list order after the
+                    // two keywords.
+                    let Some(pos) = VIRIDIAN_GROUPS.iter().position(|n| *n == name) else {
+                        continue;
+                    };
+                    let bit = u32::try_from(pos.saturating_sub(2)).unwrap_or(0);
+                    let (set, reset) = if on {
+                        (&mut enable, &mut disable)
+                    } else {
+                        (&mut disable, &mut enable)
+                    };
+                    set.insert(bit);
+                    reset.remove(&bit);
+                }
+            }
+        }
+        if !groups.is_empty() {
+            o.insert("viridian_enable".into(), json!(enable));
+            o.insert("viridian_disable".into(), json!(disable));
+        }
     }
 }

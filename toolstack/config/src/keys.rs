@@ -176,7 +176,10 @@ pub const XL_KEYS: &[&str] = &[
 /// Deprecated keys xl still reads, with what to write instead.
 pub const DEPRECATED: &[(&str, &str)] = &[
     ("builder", "type = \"pv\" | \"pvh\" | \"hvm\""),
-    ("device_model", "device_model_override"),
+    (
+        "device_model",
+        "device_model_override (xl ignores `device_model`)",
+    ),
     ("vif2", "vif (netchannel2 is gone)"),
     ("altp2mhvm", "altp2m"),
 ];

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use crate::model::DomainConfig;
 use crate::model::cpu::{Affinity, AffinityText};
+use crate::reader::StrOrList;
 use crate::value::{Settings, Value};
 
 /// `text` as a double-quoted xl.cfg string.
@@ -102,6 +103,17 @@ impl Out {
     fn strings(&mut self, key: &str, items: &[String]) {
         let v: Vec<&str> = items.iter().map(String::as_str).collect();
         self.list(key, &v);
+    }
+
+    fn one_or_many(&mut self, key: &str, v: Option<&StrOrList>) {
+        match v {
+            Some(StrOrList::One(s)) => self.str(key, Some(s)),
+            Some(StrOrList::Many(v)) if v.is_empty() => {
+                let _ = writeln!(self.0, "{key} = []");
+            }
+            Some(StrOrList::Many(v)) => self.strings(key, v),
+            None => {}
+        }
     }
 
     fn affinity(&mut self, key: &str, a: Option<&Affinity>) {
@@ -207,7 +219,7 @@ impl DomainConfig {
         }
         o.str("bios", h.bios.as_deref());
         o.str("hdtype", h.hdtype.as_deref());
-        o.strings("serial", &h.serial);
+        o.one_or_many("serial", h.serial.as_ref());
         o.bool("vnc", h.vnc);
         o.str("vnclisten", h.vnclisten.as_deref());
         o.num("vncdisplay", h.vncdisplay);
@@ -222,7 +234,7 @@ impl DomainConfig {
         o.num("videoram", h.videoram);
         o.bool("usb", h.usb);
         o.num("usbversion", h.usbversion);
-        o.strings("usbdevice", &h.usbdevice);
+        o.one_or_many("usbdevice", h.usbdevice.as_ref());
         o.str("soundhw", h.soundhw.as_deref());
         o.bool("xen_platform_pci", h.xen_platform_pci);
         o.num("shadow_memory", h.shadow_memory);

@@ -296,13 +296,25 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A key that takes one string or a list of strings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A key that takes one string or a list of strings (xl keeps the two forms apart, e.g.
+/// `serial` vs libxl's `serial_list`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
 pub enum StrOrList {
     /// `key = "text"`
     One(String),
     /// `key = [ "a", "b" ]`
     Many(Vec<String>),
+}
+
+impl StrOrList {
+    /// The strings, whichever form was written.
+    pub fn items(&self) -> Vec<&str> {
+        match self {
+            StrOrList::One(s) => vec![s.as_str()],
+            StrOrList::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 #[cfg(test)]

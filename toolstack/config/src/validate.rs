@@ -108,40 +108,34 @@ impl DomainConfig {
             ));
         }
         match ty {
-            GuestType::Pv => {
-                if let Some(fw) = &b.firmware
-                    && fw != "pvgrub32"
-                    && fw != "pvgrub64"
-                {
-                    p.push(error(
-                        Some("firmware"),
-                        format!("firmware {fw:?} is not valid for a PV guest"),
-                        "PV guests take firmware = \"pvgrub32\" or \"pvgrub64\"",
-                    ));
+            GuestType::Pv | GuestType::Pvh => {
+                // xl treats PV and PVH alike here (xl_parse.c).
+                if let Some(fw) = &b.firmware {
+                    if b.kernel.is_some() {
+                        p.push(error(
+                            Some("firmware"),
+                            "both kernel and firmware are set",
+                            "firmware = \"pvgrub32|pvgrub64\" stands for the kernel; keep one",
+                        ));
+                    }
+                    if fw != "pvgrub32" && fw != "pvgrub64" {
+                        p.push(error(
+                            Some("firmware"),
+                            format!("firmware {fw:?} is not valid for a {} guest", ty.as_str()),
+                            "PV and PVH guests take only firmware = \"pvgrub32\" or \"pvgrub64\"; \
+                             boot anything else with kernel=",
+                        ));
+                    }
                 }
                 if b.kernel.is_none() && b.bootloader.is_none() && b.firmware.is_none() {
                     p.push(error(
                         None,
-                        "PV guest with neither kernel nor bootloader",
+                        format!(
+                            "{} guest with neither kernel nor bootloader",
+                            ty.as_str().to_uppercase()
+                        ),
                         "add kernel = \"/path/to/vmlinuz\" (and ramdisk), or bootloader = \
                          \"pygrub\", or firmware = \"pvgrub64\"",
-                    ));
-                }
-            }
-            GuestType::Pvh => {
-                if b.kernel.is_none() && b.firmware.is_none() {
-                    p.push(error(
-                        None,
-                        "PVH guest with neither kernel nor firmware",
-                        "add kernel = \"/path/to/vmlinuz\", or firmware = \"/path/to/grub\" \
-                         (a PVH-bootable image)",
-                    ));
-                }
-                if b.bootloader.is_some() {
-                    p.push(warning(
-                        "bootloader",
-                        "bootloader is for PV guests; a PVH guest ignores it",
-                        "use kernel= or firmware= for PVH",
                     ));
                 }
             }
@@ -153,7 +147,25 @@ impl DomainConfig {
                         "HVM guests boot from their disks through the firmware",
                     ));
                 }
+                let h = &self.hvm;
+                if let (Some(listen), Some(_)) = (&h.vnclisten, h.vncdisplay)
+                    && listen.contains(':')
+                {
+                    p.push(error(
+                        Some("vncdisplay"),
+                        "the VNC display is given both in vnclisten (host:display) and vncdisplay",
+                        "keep one: vnclisten = \"127.0.0.1\" with vncdisplay = N, or \
+                         vnclisten = \"127.0.0.1:N\" alone",
+                    ));
+                }
             }
+        }
+        if self.dm.override_path.is_some() && self.dm.version.is_none() {
+            p.push(warning(
+                "device_model_override",
+                "device model override given without device_model_version",
+                "add device_model_version = \"qemu-xen\"",
+            ));
         }
     }
 
@@ -194,9 +206,9 @@ impl DomainConfig {
             ("viridian", h.viridian.is_some()),
             ("stdvga", h.stdvga.is_some()),
             ("vga", h.vga.is_some()),
-            ("serial", !h.serial.is_empty()),
+            ("serial", h.serial.is_some()),
             ("usb", h.usb.is_some()),
-            ("usbdevice", !h.usbdevice.is_empty()),
+            ("usbdevice", h.usbdevice.is_some()),
             ("soundhw", h.soundhw.is_some()),
             ("xen_platform_pci", h.xen_platform_pci.is_some()),
             ("hdtype", h.hdtype.is_some()),

@@ -158,7 +158,18 @@ pub struct Boot {
 impl Boot {
     pub(crate) fn read(r: &mut Reader<'_>) -> Boot {
         let bootloader_args = match r.string_or_list("bootloader_args") {
-            Some(StrOrList::One(s)) => s.split_whitespace().map(str::to_string).collect(),
+            Some(StrOrList::One(s)) => {
+                let mut d = r
+                    .error(
+                        crate::diag::DiagKind::DeprecatedKey,
+                        "bootloader_args",
+                        "a string for bootloader_args is deprecated (xl splits it on blanks)",
+                    )
+                    .hint("write a list: bootloader_args = [ \"-q\", \"--entry=1\" ]");
+                d.severity = crate::diag::Severity::Warning;
+                r.push(d);
+                s.split_whitespace().map(str::to_string).collect()
+            }
             Some(StrOrList::Many(v)) => v,
             None => Vec::new(),
         };

@@ -10,7 +10,8 @@ pub struct DeviceModel {
     /// `device_model_version`: `qemu-xen` (the only one Xen 4.17 still runs for new guests) or
     /// `qemu-xen-traditional`.
     pub version: Option<String>,
-    /// `device_model_override` (or the deprecated `device_model`): the QEMU binary.
+    /// `device_model_override`: the QEMU binary. (The old `device_model` key is ignored by xl,
+    /// and so by rxl, with a warning.)
     pub override_path: Option<String>,
     /// `device_model_args`: extra QEMU arguments for every guest type.
     pub args: Vec<String>,
@@ -36,9 +37,7 @@ fn args(r: &mut Reader<'_>, key: &str) -> Vec<String> {
 
 impl DeviceModel {
     pub(crate) fn read(r: &mut Reader<'_>) -> DeviceModel {
-        let override_path = r
-            .nonempty_string("device_model_override")
-            .or_else(|| r.nonempty_string("device_model"));
+        let override_path = r.nonempty_string("device_model_override");
         DeviceModel {
             version: r
                 .choice(

@@ -97,8 +97,8 @@ pub struct Hvm {
     pub bios: Option<String>,
     /// `hdtype`: ide or ahci.
     pub hdtype: Option<String>,
-    /// `serial`: emulated serial ports (`"pty"`, `"file:/x"`, ...).
-    pub serial: Vec<String>,
+    /// `serial`: emulated serial port(s) (`"pty"`, `"file:/x"`, ...); one string or a list.
+    pub serial: Option<StrOrList>,
     /// `vnc`: VNC display.
     pub vnc: Option<bool>,
     /// `vnclisten`: VNC address.
@@ -127,8 +127,9 @@ pub struct Hvm {
     pub usb: Option<bool>,
     /// `usbversion`: 1, 2 or 3.
     pub usbversion: Option<u32>,
-    /// `usbdevice`: emulated USB devices (`"tablet"`, `"mouse"`, `"host:..."`).
-    pub usbdevice: Vec<String>,
+    /// `usbdevice`: emulated USB device(s) (`"tablet"`, `"mouse"`, `"host:..."`); one string
+    /// or a list.
+    pub usbdevice: Option<StrOrList>,
     /// `soundhw`: emulated sound card.
     pub soundhw: Option<String>,
     /// `xen_platform_pci`: the Xen platform PCI device (PV drivers in HVM guests).
@@ -211,7 +212,7 @@ impl Hvm {
             viridian,
             bios: bios.map(str::to_string),
             hdtype: hdtype.map(str::to_string),
-            serial: list(r, "serial"),
+            serial: r.string_or_list("serial"),
             vnc: r.boolean("vnc"),
             vnclisten: r.nonempty_string("vnclisten"),
             vncdisplay: r
@@ -238,7 +239,7 @@ impl Hvm {
             usbversion: r
                 .ranged("usbversion", 1, 3)
                 .and_then(|v| u32::try_from(v).ok()),
-            usbdevice: list(r, "usbdevice"),
+            usbdevice: r.string_or_list("usbdevice"),
             soundhw: r.nonempty_string("soundhw"),
             xen_platform_pci: r.boolean("xen_platform_pci"),
             shadow_memory: r.unsigned("shadow_memory", 1 << 30),
