@@ -175,7 +175,10 @@ impl DomainConfig {
         let lists = [
             ("disks", devices(d.disks.iter().map(|x| &x.parsed), false)),
             ("nics", devices(d.vifs.iter().map(|x| &x.parsed), true)),
-            ("pcidevs", devices(d.pcis.iter().map(|x| &x.parsed), false)),
+            (
+                "pcidevs",
+                devices(self.pci_with_defaults().into_iter(), false),
+            ),
             ("vfbs", self.vfbs_json()),
             // xl adds one virtual keyboard per framebuffer.
             (
@@ -256,6 +259,23 @@ impl DomainConfig {
             Some(vfb) => devices(std::iter::once(vfb), true),
             None => devices(self.devices.vfbs.iter().map(|x| &x.parsed), true),
         }
+    }
+
+    /// The PCI devices with the top-level `pci_permissive`, `pci_msitranslate`, `pci_seize` and
+    /// `pci_power_mgmt` applied where the device spec does not say, as xl does.
+    fn pci_with_defaults(&self) -> Vec<crate::spec::PciSpec> {
+        let d = &self.devices;
+        d.pcis
+            .iter()
+            .map(|p| {
+                let mut p = p.parsed.clone();
+                p.permissive = p.permissive.or(d.pci_permissive);
+                p.msitranslate = p.msitranslate.or(d.pci_msitranslate);
+                p.seize = p.seize.or(d.pci_seize);
+                p.power_mgmt = p.power_mgmt.or(d.pci_power_mgmt);
+                p
+            })
+            .collect()
     }
 
     fn pv_json(&self) -> Obj {
