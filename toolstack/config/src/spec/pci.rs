@@ -60,7 +60,8 @@ pub enum RdmPolicy {
 }
 
 /// A parsed PCI spec (`libxl_device_pci`). The booleans are `None` when not given,
-/// so the caller can apply the top-level `pci_permissive=` etc. defaults.
+/// so the caller can apply the top-level `pci_permissive=` etc. defaults; in JSON
+/// they appear only when true, as libxl prints them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PciSpec {
     /// The host device; `None` when it is named with `name=`.
@@ -70,16 +71,16 @@ pub struct PciSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vdevfn: Option<u32>,
     /// `msitranslate=`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "not_true")]
     pub msitranslate: Option<bool>,
     /// `power_mgmt=`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "not_true")]
     pub power_mgmt: Option<bool>,
     /// `permissive=`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "not_true")]
     pub permissive: Option<bool>,
     /// `seize=`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "not_true")]
     pub seize: Option<bool>,
     /// `rdm_policy=`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,6 +95,10 @@ impl PciSpec {
     pub fn vslot(&self) -> Option<u8> {
         self.vdevfn.map(|v| (v >> 3) as u8)
     }
+}
+
+fn not_true(b: &Option<bool>) -> bool {
+    *b != Some(true)
 }
 
 fn is_zero_u8(n: &u8) -> bool {
