@@ -9,6 +9,9 @@
 //!   spec string*, what was expected, what was found and a hint; the caller adds
 //!   the file, line and key;
 //! - never panics, whatever the input (a proptest checks this);
+//! - agrees with Xen: tests/spec_vs_libxlu.rs runs Xen 4.17's own libxlutil and
+//!   libxl JSON code on the same input, tests/spec_vs_real_xl.rs replays answers of
+//!   real `xl -N` recorded in the Xen lab; every difference is a named, deliberate one;
 //! - produces `serde::Serialize` structs whose JSON field names and shapes follow
 //!   libxl's IDL as `xl -N` prints it (default-valued fields omitted), so rxl's
 //!   dry-run output can be diffed against real xl.
@@ -32,7 +35,7 @@
 //! | `vtpm=` | [`vtpm::parse`] | [`VtpmSpec`] |
 //! | `p9=` | [`p9::parse`] | [`P9Spec`] |
 //! | `usbctrl=` / `usbdev=` | [`usb::parse_ctrl`] / [`usb::parse_dev`] | [`UsbctrlSpec`] / [`UsbdevSpec`] |
-//! | `cpus=` / `cpus_soft=` | [`cpus::parse`] (one string), [`cpus::parse_affinity`] (string or list) | [`CpuSpec`], [`CpuAffinity`]; [`CpuSpec::resolve`] → [`CpuMap`] |
+//! | `cpus=` / `cpus_soft=` | [`cpus::parse`] (one set), [`cpus::parse_affinity`] (string value), [`cpus::parse_affinity_list`] (list value; error carries the entry index) | [`CpuSpec`], [`CpuAffinity`]; [`CpuSpec::resolve`] → [`CpuMap`] or [`cpus::ResolveError`] |
 //! | memory sizes (`mem-set`) | [`units::parse_mem_size_kb`] | KiB as `u64` |
 //!
 //! [`DiskSpec`], [`VifSpec`], [`PciSpec`] and [`CpuSpec`] implement `Display` as a
@@ -55,7 +58,7 @@ pub mod vif;
 pub mod vtpm;
 
 pub use channel::{ChannelConnection, ChannelSpec};
-pub use cpus::{CpuAffinity, CpuItem, CpuMap, CpuSpec, CpuTerm, Topology};
+pub use cpus::{CpuAffinity, CpuItem, CpuMap, CpuSpec, CpuTerm, ResolveError, Topology};
 pub use disk::{DiskBackend, DiskFormat, DiskSpec, DiskSpecification};
 pub use error::{Parsed, SpecError, SpecErrorKind, SpecKind, SpecWarning};
 pub use p9::{P9Spec, P9Type};
