@@ -137,9 +137,47 @@ fn domain_file() -> impl Strategy<Value = String> {
                 "vnuma = [ [ \"pnode=0\", \"size=512\" ] ]\n",
             ])),
         ),
+        prop::collection::vec(
+            prop::sample::select(vec![
+                "viridian = [ \"base\", \"!stimer\" ]\n",
+                "viridian = 1\n",
+                "serial = \"pty\"\n",
+                "serial = [ \"pty\", \"file:/tmp/x\" ]\n",
+                "usbdevice = \"tablet\"\n",
+                "vga = \"stdvga\"\n",
+                "stdvga = 0\n",
+                "boot = \"dc\"\n",
+                "vnc = 1\nvnclisten = \"127.0.0.1\"\nvncdisplay = 2\n",
+                "hap = 0\n",
+                "tsc_mode = 3\n",
+                "device_model_args = [ \"-d\", \"guest_errors\" ]\n",
+                "device_model_version = \"qemu-xen\"\n",
+                "bootloader_args = [ \"-q\" ]\n",
+                "cpus_soft = [ \"0\", \"1-2\" ]\n",
+                "pci = [ \"01:00.0@8,permissive=1\" ]\npci_seize = 1\n",
+                "uuid = \"06ED00FE-1162-4fc4-b5d8-11993ee4a8b9\"\n",
+                "on_soft_reset = \"soft-reset\"\n",
+                "channel = [ \"name=org.qemu.guest_agent.0,connection=pty\" ]\n",
+                "vtpm = [ \"backend=vtpmmgr\" ]\n",
+            ]),
+            0..6,
+        ),
     )
         .prop_map(
-            move |(name, ty, mem, extra_mem, vcpus, cpus, cmdline, crash, disks, vifs, misc)| {
+            move |(
+                name,
+                ty,
+                mem,
+                extra_mem,
+                vcpus,
+                cpus,
+                cmdline,
+                crash,
+                disks,
+                vifs,
+                misc,
+                keys,
+            )| {
                 let mut t = String::new();
                 t += &line("name", q(&name));
                 t += &line("type", q(ty));
@@ -188,6 +226,13 @@ fn domain_file() -> impl Strategy<Value = String> {
                 }
                 if let Some(o) = other {
                     t += o;
+                }
+                let mut seen = std::collections::BTreeSet::new();
+                for k in keys {
+                    // One of each: a key given twice would only test last-wins.
+                    if seen.insert(k) {
+                        t += k;
+                    }
                 }
                 t
             },
