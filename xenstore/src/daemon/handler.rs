@@ -307,6 +307,19 @@ impl Daemon {
                 let conn = self.conns.get_mut(&id).ok_or(XsErrno::EINVAL)?;
                 let txn = conn.txns.remove(&tx).ok_or(XsErrno::ENOENT)?;
                 if commit {
+                    // Re-check the node quota against the tree as it is now: another
+                    // transaction of the same domain may have committed meanwhile.
+                    if !caller.privileged {
+                        for (owner, growth) in txn.node_growth() {
+                            if !self.quotas.allows(
+                                owner,
+                                "nodes",
+                                self.store.owned_by(owner) + growth,
+                            ) {
+                                return Err(XsErrno::ENOSPC);
+                            }
+                        }
+                    }
                     let changes = transaction::commit(&mut self.store, txn)?;
                     for c in &changes {
                         self.fire(c, fx);
@@ -584,6 +597,10 @@ impl Daemon {
         perms.is_some_and(|pr| access(caller, pr).read)
     }
 }
+
+#[cfg(test)]
+#[path = "handler_tests.rs"]
+mod tests;
 
 /// A tree operation's result: data, or a change to fire.
 trait IntoChange {

@@ -49,6 +49,15 @@ impl Transaction {
         self.overlay.insert(p, Pending { node, dirty, seq });
     }
 
+    /// Net nodes this transaction adds per owner (owners that gain nodes only).
+    pub fn node_growth(&self) -> Vec<(u32, usize)> {
+        self.owner_delta
+            .iter()
+            .filter(|(_, d)| **d > 0)
+            .map(|(o, d)| (*o, *d as usize))
+            .collect()
+    }
+
     /// Number of nodes read or changed (the `transaction-nodes` quota).
     pub fn touched(&self) -> usize {
         self.overlay.len() + self.reads.len()

@@ -1,0 +1,354 @@
+//! Unit tests of the request rules at the dispatch level.
+
+use super::*;
+use crate::wire::join_strings;
+
+fn req(d: &mut Daemon, conn: ConnId, ty: MsgType, tx: u32, payload: &[u8]) -> Vec<Effect> {
+    d.handle(
+        conn,
+        &Message::new(ty as u32, 1, tx, payload.to_vec()).unwrap(),
+    )
+}
+
+/// The reply payload (the first effect).
+fn reply(fx: &[Effect]) -> Vec<u8> {
+    match &fx[0] {
+        Effect::Send(_, m) => m.payload.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Watch events sent to `conn` as (path, token).
+fn events(fx: &[Effect], conn: ConnId) -> Vec<(String, String)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Send(to, m)
+                if *to == conn && m.header.msg_type == MsgType::WatchEvent as u32 =>
+            {
+                let p: Vec<String> = m
+                    .payload
+                    .split(|b| *b == 0)
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect();
+                Some((p[0].clone(), p[1].clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn ev(p: &str, t: &str) -> (String, String) {
+    (p.to_string(), t.to_string())
+}
+
+fn daemon() -> Daemon {
+    let mut d = Daemon::default();
+    d.connect(0, 0, true);
+    d
+}
+
+fn txn(d: &mut Daemon, conn: ConnId) -> u32 {
+    let r = reply(&req(d, conn, MsgType::TransactionStart, 0, b"\0"));
+    String::from_utf8(r[..r.len() - 1].to_vec())
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_watch_fires_once_when_set_then_on_changes() {
+    let mut d = daemon();
+    let fx = req(&mut d, 0, MsgType::Watch, 0, b"/a\0tok\0");
+    assert_eq!(reply(&fx), b"OK\0");
+    assert_eq!(events(&fx, 0), [ev("/a", "tok")]);
+    let fx = req(&mut d, 0, MsgType::Write, 0, b"/a/b\0v");
+    assert_eq!(events(&fx, 0), [ev("/a/b", "tok")]);
+    let fx = req(&mut d, 0, MsgType::Write, 0, b"/other\0v");
+    assert!(events(&fx, 0).is_empty());
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::Unwatch, 0, b"/a\0tok\0")),
+        b"OK\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::Unwatch, 0, b"/a\0tok\0")),
+        b"ENOENT\0"
+    );
+}
+
+#[test]
+fn transaction_events_fire_at_commit_only() {
+    let mut d = daemon();
+    d.connect(1, 0, true);
+    req(&mut d, 1, MsgType::Watch, 0, b"/t\0w\0");
+    let id = txn(&mut d, 0);
+    let fx = req(&mut d, 0, MsgType::Write, id, b"/t/x\0v");
+    assert!(events(&fx, 1).is_empty());
+    let fx = req(&mut d, 0, MsgType::TransactionEnd, id, b"T\0");
+    assert_eq!(events(&fx, 1), [ev("/t/x", "w")]);
+    // Aborted: nothing fires, nothing changes.
+    let id = txn(&mut d, 0);
+    req(&mut d, 0, MsgType::Write, id, b"/t/y\0v");
+    let fx = req(&mut d, 0, MsgType::TransactionEnd, id, b"F\0");
+    assert!(events(&fx, 1).is_empty());
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::Read, 0, b"/t/y\0")),
+        b"ENOENT\0"
+    );
+}
+
+#[test]
+fn transaction_ids_and_misuse() {
+    let mut d = daemon();
+    let id = txn(&mut d, 0);
+    match &req(&mut d, 0, MsgType::Read, id, b"/\0")[0] {
+        Effect::Send(_, m) => assert_eq!(m.header.tx_id, id, "reply echoes tx_id"),
+        e => panic!("{e:?}"),
+    }
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::TransactionStart, id, b"\0")),
+        b"EBUSY\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::Read, id + 1, b"/\0")),
+        b"ENOENT\0"
+    );
+    d.connect(1, 0, true);
+    assert_eq!(
+        reply(&req(&mut d, 1, MsgType::Read, id, b"/\0")),
+        b"ENOENT\0",
+        "another connection's txn"
+    );
+    req(&mut d, 0, MsgType::ResetWatches, 0, b"\0");
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::TransactionEnd, id, b"T\0")),
+        b"ENOENT\0",
+        "reset drops txns"
+    );
+}
+
+#[test]
+fn relative_paths_and_watches_of_domains() {
+    let mut d = daemon();
+    req(&mut d, 0, MsgType::Mkdir, 0, b"/local/domain/5\0");
+    req(&mut d, 0, MsgType::SetPerms, 0, b"/local/domain/5\0n5\0");
+    d.connect(5, 5, false);
+    let fx = req(&mut d, 5, MsgType::Watch, 0, b"data\0t\0");
+    assert_eq!(events(&fx, 5), [ev("data", "t")]);
+    let fx = req(&mut d, 0, MsgType::Write, 0, b"/local/domain/5/data/x\0v");
+    assert_eq!(events(&fx, 5), [ev("data/x", "t")]);
+    assert_eq!(reply(&req(&mut d, 5, MsgType::Read, 0, b"data/x\0")), b"v");
+    assert_eq!(
+        reply(&req(&mut d, 5, MsgType::GetPerms, 0, b"data/x\0")),
+        b"n5\0"
+    );
+}
+
+#[test]
+fn special_watches_need_permission() {
+    let mut d = daemon();
+    d.connect(5, 5, false);
+    req(&mut d, 5, MsgType::Watch, 0, b"@releaseDomain\0r\0");
+    req(&mut d, 0, MsgType::Introduce, 0, b"7\x001\x002\x00");
+    let fx = req(&mut d, 0, MsgType::Release, 0, b"7\0");
+    assert!(events(&fx, 5).is_empty(), "not granted");
+    assert_eq!(
+        reply(&req(
+            &mut d,
+            5,
+            MsgType::SetPerms,
+            0,
+            b"@releaseDomain\0r5\0"
+        )),
+        b"EACCES\0"
+    );
+    assert_eq!(
+        reply(&req(
+            &mut d,
+            0,
+            MsgType::SetPerms,
+            0,
+            b"@releaseDomain\0n0\0r5\0"
+        )),
+        b"OK\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 5, MsgType::GetPerms, 0, b"@releaseDomain\0")),
+        b"n0\0r5\0"
+    );
+    req(&mut d, 0, MsgType::Introduce, 0, b"7\x001\x002\x00");
+    let fx = req(&mut d, 0, MsgType::Release, 0, b"7\0");
+    assert_eq!(events(&fx, 5), [ev("@releaseDomain", "r")]);
+    assert!(fx.contains(&Effect::Released(7)));
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::Read, 0, b"@releaseDomain\0")),
+        b"EINVAL\0"
+    );
+}
+
+#[test]
+fn set_target_grants_the_targets_rights() {
+    let mut d = daemon();
+    req(&mut d, 0, MsgType::Write, 0, b"/local/domain/3/k\0v");
+    req(&mut d, 0, MsgType::SetPerms, 0, b"/local/domain/3/k\0n3\0");
+    d.connect(9, 9, false);
+    assert_eq!(
+        reply(&req(&mut d, 9, MsgType::Read, 0, b"/local/domain/3/k\0")),
+        b"EACCES\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 9, MsgType::SetTarget, 0, b"9\x003\x00")),
+        b"EACCES\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::SetTarget, 0, b"9\x003\x00")),
+        b"OK\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 9, MsgType::Read, 0, b"/local/domain/3/k\0")),
+        b"v"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 9, MsgType::Write, 0, b"/local/domain/3/k\0w")),
+        b"OK\0"
+    );
+}
+
+#[test]
+fn features_quotas_control() {
+    let mut d = daemon();
+    assert_eq!(reply(&req(&mut d, 0, MsgType::GetFeature, 0, b"")), b"7\0");
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::SetFeature, 0, b"4\x001\x00")),
+        b"OK\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::GetFeature, 0, b"4\0")),
+        b"1\0"
+    );
+    req(&mut d, 0, MsgType::Introduce, 0, b"4\x001\x002\x00");
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::SetFeature, 0, b"4\x003\x00")),
+        b"EBUSY\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::GetFeature, 0, b"4\0")),
+        b"1\0"
+    );
+    let names = reply(&req(&mut d, 0, MsgType::GetQuota, 0, b""));
+    assert!(String::from_utf8_lossy(&names).contains("outstanding"));
+    assert_eq!(
+        reply(&req(
+            &mut d,
+            0,
+            MsgType::SetQuota,
+            0,
+            b"5\x00nodes\x003\x00"
+        )),
+        b"OK\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::GetQuota, 0, b"5\x00nodes\x00")),
+        b"3\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::GetQuota, 0, b"nodes\0")),
+        b"1000\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::GetQuota, 0, b"bogus\0")),
+        b"EINVAL\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::Control, 0, b"check\0")),
+        b"OK\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::Control, 0, b"nope\0")),
+        b"EINVAL\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::IsDomainIntroduced, 0, b"4\0")),
+        b"T\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::IsDomainIntroduced, 0, b"6\0")),
+        b"F\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::Resume, 0, b"6\0")),
+        b"ENOENT\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::GetDomainPath, 0, b"6\0")),
+        b"/local/domain/6\0"
+    );
+}
+
+#[test]
+fn node_quota_is_rechecked_at_commit() {
+    let mut q = Quotas::default();
+    q.set(None, "nodes", 5);
+    let mut d = Daemon::new(q);
+    d.connect(0, 0, true);
+    req(&mut d, 0, MsgType::Mkdir, 0, b"/local/domain/5\0");
+    req(&mut d, 0, MsgType::SetPerms, 0, b"/local/domain/5\0n5\0"); // 1 node owned by 5
+    d.connect(5, 5, false);
+    let (a, b) = (txn(&mut d, 5), txn(&mut d, 5));
+    for (t, name) in [(a, "a"), (b, "b")] {
+        for i in 0..3 {
+            assert_eq!(
+                reply(&req(
+                    &mut d,
+                    5,
+                    MsgType::Write,
+                    t,
+                    &join_strings([format!("{name}{i}")])
+                )),
+                b"OK\0"
+            );
+        }
+    }
+    assert_eq!(
+        reply(&req(&mut d, 5, MsgType::TransactionEnd, a, b"T\0")),
+        b"OK\0"
+    );
+    assert_eq!(
+        reply(&req(&mut d, 5, MsgType::TransactionEnd, b, b"T\0")),
+        b"ENOSPC\0"
+    );
+    assert_eq!(d.store.owned_by(5), 4);
+}
+
+#[test]
+fn directory_over_one_payload_is_e2big() {
+    let mut d = daemon();
+    for i in 0..300 {
+        req(
+            &mut d,
+            0,
+            MsgType::Mkdir,
+            0,
+            &join_strings([format!("/d/child-number-{i:04}")]),
+        );
+    }
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::Directory, 0, b"/d\0")),
+        b"E2BIG\0"
+    );
+    let part = reply(&req(&mut d, 0, MsgType::DirectoryPart, 0, b"/d\x000\x00"));
+    assert!(part.len() <= 4096 && part.len() > 4000);
+}
+
+#[test]
+fn disconnect_drops_watches() {
+    let mut d = daemon();
+    d.connect(1, 0, true);
+    req(&mut d, 1, MsgType::Watch, 0, b"/\0all\0");
+    d.disconnect(1);
+    let fx = req(&mut d, 0, MsgType::Write, 0, b"/x\0v");
+    assert_eq!(fx.len(), 1, "only the reply");
+    assert!(
+        req(&mut d, 1, MsgType::Read, 0, b"/x\0").is_empty(),
+        "unknown connection: ignored"
+    );
+}
