@@ -68,7 +68,7 @@ fn server_serves_a_ring() {
     }
     // SAFETY: `raw` is a live, aligned 4096-byte page until freed at the end of the test.
     let page = unsafe { RingPage::new(base, 5) };
-    server.attach_ring(5, RingConn::from_page(page));
+    server.attach_ring(5, false, RingConn::from_page(page));
 
     let req = Message::new(MsgType::GetDomainPath as u32, 77, 0, b"5\0".to_vec())
         .unwrap()

@@ -3,3 +3,4 @@
 
 pub mod ring;
 pub mod socket;
+pub mod xendev;

@@ -21,8 +21,10 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use thiserror::Error;
 use tracing::{debug, error, info, warn};
 
-use super::ring::{ERROR_PROTO, ERROR_RINGIDX, EventChannels, RingConn, RingError};
+use super::ring::{ERROR_PROTO, ERROR_RINGIDX, RingConn, RingError};
+use super::xendev::EventChannels;
 use crate::daemon::domain::Domain;
+use crate::daemon::domain::SERVER_FEATURES;
 
 use crate::daemon::handler::{ConnId, Daemon, Effect};
 use crate::wire::{Message, MsgType};
@@ -78,10 +80,11 @@ struct Client {
     out_bytes: usize,
     replies: usize,
     closed: bool,
+    privileged: bool,
 }
 
 impl Client {
-    fn new(stream: Transport) -> Client {
+    fn new(stream: Transport, privileged: bool) -> Client {
         Client {
             stream,
             input: Vec::new(),
@@ -90,6 +93,7 @@ impl Client {
             out_bytes: 0,
             replies: 0,
             closed: false,
+            privileged,
         }
     }
 
@@ -358,9 +362,9 @@ impl Server {
             c.out_bytes = 0;
             c.replies = 0;
             c.written = 0;
-            let d = *domid;
+            let (d, privileged) = (*domid, c.privileged);
             self.daemon.disconnect(id);
-            self.daemon.connect(id, d, false);
+            self.daemon.connect(id, d, privileged);
             kick.push(id);
             return;
         }
@@ -387,13 +391,14 @@ impl Server {
         }
     }
 
-    /// Serves a guest's ring as unprivileged domain `domid`; returns its connection id.
-    pub fn attach_ring(&mut self, domid: u32, ring: RingConn) -> ConnId {
+    /// Serves a ring as domain `domid` (privileged only for dom0's own ring); returns its
+    /// connection id.
+    pub fn attach_ring(&mut self, domid: u32, privileged: bool, ring: RingConn) -> ConnId {
         let id = self.next_id;
         self.next_id += 1;
-        self.daemon.connect(id, domid, false);
+        self.daemon.connect(id, domid, privileged);
         self.clients
-            .insert(id, (Client::new(Transport::Ring(ring)), domid));
+            .insert(id, (Client::new(Transport::Ring(ring), privileged), domid));
         info!(conn = id, domid, "ring attached");
         id
     }
@@ -401,7 +406,16 @@ impl Server {
     /// Opens `/dev/xen/evtchn` and attaches the rings of every domain already introduced
     /// (after a restart with a state file). Without this, INTRODUCE only records domains.
     pub fn enable_xen(&mut self) -> Result<(), RingError> {
-        self.xen = Some(EventChannels::open()?);
+        let ev = EventChannels::open()?;
+        // dom0's own ring: its kernel's xenbus drivers (and /dev/xen/xenbus) need it.
+        if std::path::Path::new("/dev/xen/xenbus_backend").exists() {
+            let r = RingConn::attach_dom0(&ev, SERVER_FEATURES)?;
+            self.xen = Some(ev);
+            let id = self.attach_ring(0, true, r);
+            self.notify(&[id]);
+        } else {
+            self.xen = Some(ev);
+        }
         let known: Vec<Domain> = self.daemon.domains.values().cloned().collect();
         for d in known {
             self.attach_domain(&d);
@@ -417,10 +431,10 @@ impl Server {
             );
             return;
         };
-        match RingConn::attach(ev, d.domid, d.evtchn, d.features) {
+        match RingConn::attach(ev, d.domid, d.gfn, d.evtchn, d.features) {
             Ok(r) => {
                 let port = r.port;
-                let id = self.attach_ring(d.domid, r);
+                let id = self.attach_ring(d.domid, false, r);
                 self.notify(&[id]);
                 debug!(conn = id, ?port, "ring mapped");
             }
@@ -440,8 +454,13 @@ impl Server {
                     self.next_id += 1;
                     self.daemon.connect(id, spec.domid, spec.privileged);
                     debug!(conn = id, domid = spec.domid, "connection accepted");
-                    self.clients
-                        .insert(id, (Client::new(Transport::Socket(stream)), spec.domid));
+                    self.clients.insert(
+                        id,
+                        (
+                            Client::new(Transport::Socket(stream), spec.privileged),
+                            spec.domid,
+                        ),
+                    );
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(_) => return,
