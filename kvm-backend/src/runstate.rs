@@ -47,10 +47,13 @@ pub struct ExitStats {
     pub hlt: AtomicU64,
     /// Accesses no device claimed.
     pub unhandled: AtomicU64,
+    /// The most frequent unclaimed addresses (port or MMIO), for diagnosing a guest that
+    /// probes hardware this VMM does not have.
+    unclaimed: Mutex<std::collections::HashMap<u64, u64>>,
 }
 
 /// A point-in-time copy of [`ExitStats`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExitCounts {
     /// Port-I/O reads.
     pub io_in: u64,
@@ -64,6 +67,8 @@ pub struct ExitCounts {
     pub hlt: u64,
     /// Accesses no device claimed.
     pub unhandled: u64,
+    /// Up to 8 most frequent unclaimed addresses, `(address, count)`, busiest first.
+    pub unclaimed_top: Vec<(u64, u64)>,
 }
 
 impl ExitStats {
@@ -72,8 +77,27 @@ impl ExitStats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts an access to `addr` that no device claimed.
+    pub fn unclaimed(&self, addr: u64) {
+        Self::bump(&self.unhandled);
+        // Bounded: a guest sweeping the address space must not grow the map without limit.
+        let mut m = self.unclaimed.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() < 4096 || m.contains_key(&addr) {
+            *m.entry(addr).or_insert(0) += 1;
+        }
+    }
+
     /// The current values.
     pub fn snapshot(&self) -> ExitCounts {
+        let mut top: Vec<(u64, u64)> = self
+            .unclaimed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(a, c)| (*a, *c))
+            .collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        top.truncate(8);
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         ExitCounts {
             io_in: g(&self.io_in),
@@ -82,6 +106,7 @@ impl ExitStats {
             mmio_write: g(&self.mmio_write),
             hlt: g(&self.hlt),
             unhandled: g(&self.unhandled),
+            unclaimed_top: top,
         }
     }
 }
@@ -262,6 +287,18 @@ fn install_kick_handler() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unclaimed_addresses_are_ranked() {
+        let s = ExitStats::default();
+        for _ in 0..3 {
+            s.unclaimed(0x80);
+        }
+        s.unclaimed(0xcf8);
+        let snap = s.snapshot();
+        assert_eq!(snap.unhandled, 4);
+        assert_eq!(snap.unclaimed_top, vec![(0x80, 3), (0xcf8, 1)]);
+    }
 
     #[test]
     fn first_exit_reason_wins_and_pause_is_refused_after() {

@@ -100,28 +100,28 @@ impl Vcpu {
             VcpuExit::IoIn(port, data) => {
                 ExitStats::bump(&stats.io_in);
                 if !devices.pio_read(port, data) {
-                    ExitStats::bump(&stats.unhandled);
+                    stats.unclaimed(u64::from(port));
                 }
                 None
             }
             VcpuExit::IoOut(port, data) => {
                 ExitStats::bump(&stats.io_out);
                 if !devices.pio_write(port, data) {
-                    ExitStats::bump(&stats.unhandled);
+                    stats.unclaimed(u64::from(port));
                 }
                 None
             }
             VcpuExit::MmioRead(addr, data) => {
                 ExitStats::bump(&stats.mmio_read);
                 if !devices.mmio_read(addr, data) {
-                    ExitStats::bump(&stats.unhandled);
+                    stats.unclaimed(addr);
                 }
                 None
             }
             VcpuExit::MmioWrite(addr, data) => {
                 ExitStats::bump(&stats.mmio_write);
                 if !devices.mmio_write(addr, data) {
-                    ExitStats::bump(&stats.unhandled);
+                    stats.unclaimed(addr);
                 }
                 None
             }

@@ -27,6 +27,8 @@ const LAPIC_BASE: u32 = 0xfee0_0000;
 const IOAPIC_BASE: u32 = 0xfec0_0000;
 /// FADT 6.5 layout.
 const FADT_MAJOR: u8 = 6;
+const IAPC_NO_VGA: u16 = 1 << 2;
+const IAPC_NO_CMOS_RTC: u16 = 1 << 5;
 /// The sleep type this VMM decodes as S5 (see `devices::shutdown`).
 const SLP_TYP_S5: u8 = 5;
 
@@ -65,6 +67,9 @@ fn fadt(dsdt_addr: u64) -> Vec<u8> {
         .flag(Flags::PwrButton)
         .flag(Flags::SlpButton);
     b.major_version = FADT_MAJOR;
+    // No VGA, no CMOS RTC: Linux then skips probing both (kvm-clock gives it the wall clock);
+    // no i8042 bit either, yet its reset line still reboots (`reboot=k` writes the port).
+    b.iapc_boot_arch = (IAPC_NO_VGA | IAPC_NO_CMOS_RTC).into();
     let port = GAS::new(
         AddressSpace::SystemIo,
         8,
@@ -175,6 +180,10 @@ mod tests {
         assert!(checksum_ok(&d));
         assert!(d.windows(8).any(|w| w == b"LNRO0005"));
         assert!(d.windows(4).any(|w| w == b"_S5_"));
+        assert_eq!(
+            u16::from_le_bytes([f[109], f[110]]),
+            IAPC_NO_VGA | IAPC_NO_CMOS_RTC
+        );
         // Sleep control register (offset 244): system I/O at the power-off port.
         assert_eq!(f[244], 1);
         assert_eq!(

@@ -1,0 +1,33 @@
+#!/bin/sh
+# /init of the lab VM (L1: Debian's kernel under QEMU TCG with emulated AMD SVM+NPT). Loads
+# kvm/kvm_amd and the bridge/tun modules, puts a bridge br0 at 10.99.0.1, then runs rxl-kvm on
+# the real (nested) /dev/kvm: a stock Debian kernel + initramfs with a virtio-blk disk and a
+# virtio-net NIC on br0, once powering off and once rebooting. Markers go to the console.
+export PATH=/bin:/sbin:/usr/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mkdir -p /run && mount -t tmpfs tmpfs /run
+say() { echo "KVMLAB $*"; }
+for m in irqbypass ccp kvm kvm-amd llc stp bridge tun; do
+  insmod /lib/modules/l1/$m.ko || say "INSMOD-FAILED $m"
+done
+[ -c /dev/kvm ] && say "KVM-READY" || { say "NO-KVM"; poweroff -f; }
+brctl addbr br0 && ip addr add 10.99.0.1/24 dev br0 && ip link set br0 up && say "BRIDGE-UP"
+rc=0
+run() { # $1 = scenario name, $2 = expected exit reason, rest = extra kernel args
+  name=$1 want=$2; shift 2
+  say "RUN-START $name"
+  timeout -s KILL 240 /lab/rxl-kvm --name "$name" --kernel /lab/vmlinuz --initrd /lab/l2.cpio.gz \
+    --memory 256 --disk /lab/disk.img,ro --nic bridge=br0 --stats \
+    --cmdline "console=ttyS0 panic=-1 $(cat /lab/append) $*" > /tmp/out 2> /tmp/err
+  r=$?
+  cat /tmp/out /tmp/err
+  grep -q "\"reason\":\"$want\"" /tmp/err && say "RUN-EXIT-OK $name $want" || { say "RUN-EXIT-BAD $name rc=$r"; rc=1; }
+  say "RUN-END $name rc=$r"
+}
+run poweroff poweroff rxl.end=poweroff
+run reboot reboot reboot=k rxl.end=reboot
+say "DONE rc=$rc"
+poweroff -f

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The KVM lab: Debian's kernel boots in qemu-system-x86_64 -accel tcg -cpu max (emulated AMD SVM
+# with nested paging), loads kvm + kvm_amd, and runs rxl-kvm inside on that real /dev/kvm: a
+# stock Debian kernel + busybox initramfs boots to a marker, reads a known disk over virtio-blk
+# (checksum compared with the host's), pings a bridge in the lab VM over virtio-net on a tap, and
+# ends by ACPI power-off and by an i8042 reboot, each mapped to the right exit reason.
+# Usage: tests/kvm-lab/run.sh   (root; env WORK=/tmp/rxl-kvm-lab, LAB_TIMEOUT=600)
+# Exit 0 when every check passed; logs in $WORK (serial.log).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+WORK=${WORK:-/tmp/rxl-kvm-lab}
+LAB_TIMEOUT=${LAB_TIMEOUT:-600}
+# Extra L2 kernel arguments; drop "quiet" for a full L2 boot log (each byte is a nested exit).
+L2_APPEND=${L2_APPEND-quiet pci=off}
+log() { echo "[kvm-lab $(date +%T)] $*" >&2; }
+fail() { log "FAIL: $*"; exit 1; }
+mkdir -p "$WORK"
+
+log "packages"
+"$root/tests/lib/debs.sh" "$root/tests/deps/kvm-lab.debs" "$WORK/ex"
+kver=$(basename "$(ls -d "$WORK"/ex/lib/modules/*-amd64 | head -1)")
+mods=$WORK/ex/lib/modules/$kver/kernel
+vmlinuz=$WORK/ex/boot/vmlinuz-$kver
+
+log "rxl-kvm (release)"
+(cd "$root" && cargo build --release --locked -p rxl-kvm >&2)
+vmm=${CARGO_TARGET_DIR:-$root/target}/release/rxl-kvm
+
+cpio_of() { (cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet); }
+copy_mod() { # $1 = path under kernel/ without .ko, $2 = destination dir
+  local f; f=$(ls "$mods/$1".ko* 2>/dev/null | head -1)
+  [ -n "$f" ] || fail "module $1 missing in $kver"
+  case $f in
+    *.ko) cp "$f" "$2/";;
+    *.ko.xz) xz -dc "$f" > "$2/$(basename "$1").ko";;
+    *.ko.zst) zstd -qdc "$f" > "$2/$(basename "$1").ko";;
+  esac
+}
+
+log "L2 initramfs"
+r2=$WORK/l2
+rm -rf "$r2"; mkdir -p "$r2"/{bin,dev,proc,sys,lib/modules}
+cp "$WORK/ex/bin/busybox" "$r2/bin/"
+for a in sh mount insmod ip ping md5sum cut cat sleep poweroff reboot; do ln -s busybox "$r2/bin/$a"; done
+for m in drivers/virtio/virtio drivers/virtio/virtio_ring drivers/virtio/virtio_mmio \
+         drivers/block/virtio_blk net/core/failover drivers/net/net_failover drivers/net/virtio_net; do
+  copy_mod "$m" "$r2/lib/modules"
+done
+install -m 0755 "$here/l2-init.sh" "$r2/init"
+cpio_of "$r2" | gzip -1 > "$WORK/l2.cpio.gz"
+
+log "L1 initramfs"
+r1=$WORK/l1
+rm -rf "$r1"; mkdir -p "$r1"/{bin,dev,proc,sys,tmp,run,lab,lib/modules/l1}
+cp "$WORK/ex/bin/busybox" "$r1/bin/"
+for a in $("$WORK/ex/bin/busybox" --list); do [ -e "$r1/bin/$a" ] || ln -s busybox "$r1/bin/$a"; done
+for m in virt/lib/irqbypass drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd \
+         net/llc/llc net/802/stp net/bridge/bridge drivers/net/tun; do
+  copy_mod "$m" "$r1/lib/modules/l1"
+done
+cp "$vmm" "$r1/lab/rxl-kvm"
+# rxl-kvm is dynamically linked against glibc: bring its library closure along.
+for l in $(/lib64/ld-linux-x86-64.so.2 --list "$vmm" | awk '/=> \//{print $3} /^\t\/lib64/{print $1}'); do
+  mkdir -p "$r1$(dirname "$l")"; cp -L "$l" "$r1$l"
+done
+cp "$vmlinuz" "$r1/lab/vmlinuz"
+cp "$WORK/l2.cpio.gz" "$r1/lab/"
+head -c 1048576 /dev/urandom > "$r1/lab/disk.img"
+want_md5=$(md5sum < "$r1/lab/disk.img" | cut -d' ' -f1)
+echo "$L2_APPEND" > "$r1/lab/append"
+install -m 0755 "$here/l1-init.sh" "$r1/init"
+cpio_of "$r1" > "$WORK/l1.cpio"
+
+while pgrep -f "qemu-system-x86_64.*-accel tcg" >/dev/null; do
+  log "another TCG lab is running on this host; waiting for it (2 cores)"
+  sleep 10
+done
+log "booting the lab VM (TCG)"
+t0=$(date +%s.%N)
+timeout -k 10 "$LAB_TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -M pc -cpu max -m 2048 -smp 2 \
+  -nic none -nographic -no-reboot -kernel "$vmlinuz" -initrd "$WORK/l1.cpio" \
+  -append "console=ttyS0 quiet panic=-1 rdinit=/init" < /dev/null > "$WORK/serial.log" 2>&1 || true
+secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+log "lab VM ran ${secs}s; console in $WORK/serial.log"
+tr -d '\r' < "$WORK/serial.log" | grep -E "KVMLAB|L2-|\"exit\"|rxl-kvm" >&2 || true
+
+s=$(tr -d '\r' < "$WORK/serial.log")
+ok=1
+check() { if grep -q -- "$1" <<<"$s"; then log "ok   $2"; else log "FAIL $2 (no '$1')"; ok=0; fi; }
+check "KVMLAB KVM-READY" "kvm_amd gives a /dev/kvm in the lab VM"
+check "KVMLAB BRIDGE-UP" "bridge br0 in the lab VM"
+check "L2-UP kernel=$kver" "Debian kernel boots on rxl-kvm to its marker"
+n=$(grep -c -- "L2-BLK-MD5=$want_md5" <<<"$s" || true)
+[ "$n" = 2 ] && log "ok   virtio-blk: both boots read the disk, md5 $want_md5" || { log "FAIL virtio-blk md5 (want $want_md5 twice, got $n)"; ok=0; }
+n=$(grep -c -- "L2-PING-OK" <<<"$s" || true)
+[ "$n" = 2 ] && log "ok   virtio-net: both boots pinged br0 through the tap" || { log "FAIL virtio-net ping ($n of 2)"; ok=0; }
+check "KVMLAB RUN-EXIT-OK poweroff poweroff" "guest poweroff (ACPI S5) ends the VM as poweroff"
+check "KVMLAB RUN-EXIT-OK reboot reboot" "guest reboot (i8042) ends the VM as reboot"
+check "KVMLAB DONE rc=0" "lab finished cleanly"
+[ $ok = 1 ] || fail "see $WORK/serial.log"
+log "PASS"
