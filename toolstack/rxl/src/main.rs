@@ -50,7 +50,7 @@ fn main() -> ExitCode {
         Verb::Create(c) => cmd::create::run(c),
         Verb::Grub(c) => cmd::grub::run(c),
         Verb::HostCheck(c) => cmd::host_check::run(c),
-        Verb::Xen(c) => cmd::xen::run(c),
+        Verb::Xen(c) => cmd::xen::run(c, cli.verbose),
         Verb::GenDocs(c) => cmd::docs::run(c, Cli::command()),
     };
     match result {

@@ -34,14 +34,12 @@ pub enum XenCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
-    /// List domains (xl list).
+    /// List domains (xl list); `-v` (the global flag, as in `rxl list -v`) adds the UUID and
+    /// shutdown-reason columns of `xl list -v`.
     List {
         /// Details of each domain as JSON.
         #[arg(short, long)]
         long: bool,
-        /// Add UUID and shutdown reason columns.
-        #[arg(short, long)]
-        verbose: bool,
         /// Only these domains (names or ids).
         doms: Vec<String>,
         #[command(flatten)]
@@ -191,8 +189,8 @@ pub fn parse_mem_size_kib(s: &str) -> Result<u64, String> {
     kib.ok_or_else(|| format!("invalid memory size: {s} (expected e.g. 512, 512M, 2G)"))
 }
 
-/// Runs a control verb.
-pub fn run(cmd: XenCmd) -> CmdResult {
+/// Runs a control verb; `verbose` is the global `-v` count (`rxl list -v` is xl's `list -v`).
+pub fn run(cmd: XenCmd, verbose: u8) -> CmdResult {
     let ctl = Control::open()?;
     match cmd {
         XenCmd::Info { name, out } => {
@@ -202,12 +200,7 @@ pub fn run(cmd: XenCmd) -> CmdResult {
             }
             print!("{}", info::render(&r, name.as_deref()));
         }
-        XenCmd::List {
-            long,
-            verbose,
-            doms,
-            out,
-        } => {
+        XenCmd::List { long, doms, out } => {
             let rows = if doms.is_empty() {
                 ctl.named_domains(None)?
             } else {
@@ -224,7 +217,7 @@ pub fn run(cmd: XenCmd) -> CmdResult {
                     .collect();
                 return json(&v);
             }
-            print!("{}", list::render(&rows, verbose));
+            print!("{}", list::render(&rows, verbose > 0));
         }
         XenCmd::Dmesg { clear, out } => {
             let text = ctl.xen().read_console(clear)?;
