@@ -15,10 +15,15 @@ use std::process::Command;
 use crate::atomic::{self, WriteError};
 use crate::boot;
 use crate::defaults::{Defaults, DefaultsError};
-use crate::distro::{self, Layout};
+use crate::distro::{self, Family, Layout};
 use crate::edit::{CMDLINE_XEN, CMDLINE_XEN_DEFAULT};
+use crate::grub_cfg::Entry;
 use crate::grub_cfg::GrubCfg;
+use crate::grubenv::{self, GrubenvError};
 use crate::xen_cmdline::XenCmdline;
+use crate::xen_first::{self, Order};
+
+pub use crate::grubenv::saved_entry;
 
 /// Why `apply` did not replace `grub.cfg`.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +66,9 @@ pub enum ApplyError {
     /// Writing failed.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// Setting `saved_entry` failed.
+    #[error(transparent)]
+    Grubenv(#[from] GrubenvError),
 }
 
 /// What `apply` did (or would do with `--dry-run`).
@@ -78,6 +86,9 @@ pub struct ApplyReport {
     pub default_entry: Option<String>,
     /// Whether that default is a Xen entry.
     pub default_is_xen: bool,
+    /// RHEL family: the `saved_entry` apply set (or would set) because the old one was unset or
+    /// is not in the regenerated menu.
+    pub saved_entry_set: Option<String>,
     /// Remarks (e.g. the Debian `.efi` duplicate, generator warnings).
     pub warnings: Vec<String>,
     /// Unified diff between the old and new grub.cfg (only filled for `--dry-run`).
@@ -188,15 +199,55 @@ pub fn apply(root: &Path, layout: &Layout, dry_run: bool) -> Result<ApplyReport,
         .map(|x| x.words.join(" "))
         .unwrap_or_default();
 
-    let default_name = match cfg.default.as_deref() {
+    let saved_default = cfg.default.as_deref() == Some("${saved_entry}");
+    let mut default_name = match cfg.default.as_deref() {
         Some("${saved_entry}") => saved_entry(root, layout),
         other => other.map(str::to_owned),
     };
+    let is_bls = |id: &str| {
+        !id.is_empty()
+            && !id.contains('/')
+            && root
+                .join(grubenv::BLS_ENTRIES)
+                .join(format!("{id}.conf"))
+                .is_file()
+    };
+    let order = xen_first::order(root);
+    let mut env_cmd = None;
+    if layout.family == Family::RedHat && saved_default {
+        let resolves = default_name
+            .as_deref()
+            .is_some_and(|d| cfg.find(d).is_some() || is_bls(d));
+        if !resolves {
+            // What grub-bootxen.sh's `grub2-set-default 0` meant, by title: the first entry of
+            // the kind that `set-default` put first.
+            let pick = if matches!(order, Order::XenFirst | Order::Both) {
+                Some(xen_entry)
+            } else {
+                cfg.entries
+                    .iter()
+                    .find(|e| e.xen().is_none() && loads_linux(e))
+            };
+            if let Some(e) = pick {
+                let path = entry_path(e);
+                env_cmd = Some(grubenv::set_saved_entry(root, layout, Some(&path)));
+                default_name = Some(path);
+            }
+        }
+    }
+    if order == Order::Both {
+        warnings.push(format!(
+            "both {} and {} exist (an update reinstalled the first), so Xen entries are generated twice; run `rxl grub set-default xen` (or `linux`) again",
+            xen_first::XEN_SCRIPT,
+            xen_first::XEN_FIRST_SCRIPT
+        ));
+    }
     let default = default_name.as_deref().and_then(|d| cfg.find(d));
-    if default.is_none() {
+    let bls_default = default_name.as_deref().filter(|d| is_bls(d));
+    if default.is_none() && bls_default.is_none() {
         warnings.push(format!(
             "the default entry {:?} is not in the regenerated menu, so GRUB will boot the first entry; run `rxl grub set-default xen`",
-            default_name.unwrap_or_default()
+            default_name.clone().unwrap_or_default()
         ));
     }
     if boot::xen_images(root).iter().any(|i| i.efi) {
@@ -210,8 +261,11 @@ pub fn apply(root: &Path, layout: &Layout, dry_run: bool) -> Result<ApplyReport,
         backup: None,
         xen_entry: xen_entry.title.clone(),
         xen_line,
-        default_entry: default.map(|e| e.title.clone()),
+        default_entry: default
+            .map(|e| e.title.clone())
+            .or_else(|| bls_default.map(|id| format!("{id} (BootLoaderSpec entry)"))),
         default_is_xen: default.is_some_and(|e| e.xen().is_some()),
+        saved_entry_set: env_cmd.as_ref().and(default_name.clone()),
         warnings,
         diff: None,
     };
@@ -232,11 +286,22 @@ pub fn apply(root: &Path, layout: &Layout, dry_run: bool) -> Result<ApplyReport,
         atomic::replace(&bak, atomic::stage(&bak, &old)?)?;
         report.backup = Some(bak);
     }
-    fs::rename(&tmp_path, &cfg_path).map_err(|source| WriteError {
-        path: cfg_path.clone(),
-        op: "rename into place",
-        source,
-    })?;
+    // saved_entry first: should the rename fail, the old value is put back.
+    let previous = saved_entry(root, layout);
+    if let Some(c) = &env_cmd {
+        c.run()?;
+    }
+    if let Err(source) = fs::rename(&tmp_path, &cfg_path) {
+        if env_cmd.is_some() {
+            let _ = grubenv::set_saved_entry(root, layout, previous.as_deref()).run();
+        }
+        return Err(WriteError {
+            path: cfg_path.clone(),
+            op: "rename into place",
+            source,
+        }
+        .into());
+    }
     std::mem::forget(guard);
     fs::File::open(&dir)
         .and_then(|d| d.sync_all())
@@ -285,10 +350,19 @@ fn run(
     Ok(stderr)
 }
 
-/// `saved_entry` from the root's grubenv.
-pub fn saved_entry(root: &Path, layout: &Layout) -> Option<String> {
-    let env = fs::read_to_string(root.join(&layout.grubenv)).ok()?;
-    env.lines()
-        .find_map(|l| l.strip_prefix("saved_entry="))
-        .map(str::to_owned)
+/// Whether an entry boots a Linux kernel natively (`linux`, `linuxefi`, `linux16`).
+fn loads_linux(e: &Entry) -> bool {
+    e.commands.iter().any(|c| {
+        matches!(
+            c.words.first().map(String::as_str),
+            Some("linux" | "linuxefi" | "linux16")
+        )
+    })
+}
+
+/// The `saved_entry` value naming an entry: its title, behind its submenus' titles.
+fn entry_path(e: &Entry) -> String {
+    let mut parts = e.submenus.clone();
+    parts.push(e.title.clone());
+    parts.join(">")
 }

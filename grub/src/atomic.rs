@@ -131,6 +131,14 @@ impl ChangeSet {
         }
         Ok(())
     }
+
+    /// Puts back the old content of every file after a [`ChangeSet::commit`] (best effort, for
+    /// rolling back when a later step of the same operation fails; the `.bak` copies stay).
+    pub fn revert(&self) {
+        for c in self.changes.iter().rev() {
+            let _ = restore(c);
+        }
+    }
 }
 
 /// `<file>.bak`.

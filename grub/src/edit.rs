@@ -6,14 +6,15 @@
 //! disk before [`ChangeSet::commit`], so a failed validation leaves every file as it was.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::atomic::{self, ChangeSet};
 use crate::defaults::{Defaults, DefaultsError};
 use crate::distro::{self, Family, Layout, UnknownLayout};
 use crate::dom0_mem::{Amount, Dom0Mem, Dom0MemError};
 use crate::grub_cfg::GrubCfg;
+use crate::grubenv::{self, EnvCommand, GrubenvError};
 use crate::xen_cmdline::{self, XenArg, XenArgError, XenCmdline};
+use crate::xen_first::{self, OrderError};
 use crate::xl_conf;
 
 /// The Xen arguments for every entry, recovery included.
@@ -68,21 +69,12 @@ pub enum EditError {
         "\"{0}\" is a menu index; indexes change whenever kernels are added, so give the entry's title or id (see `rxl grub status`)"
     )]
     IndexDefault(String),
-    /// `set-default linux` on a RHEL-family system.
-    #[error(
-        "on RHEL-family systems native kernels come from BootLoaderSpec entries; give the entry's title or id (`grubby --info=ALL`) instead of \"linux\""
-    )]
-    LinuxOnRedHat,
     /// Running grub-editenv failed.
-    #[error("{tool} failed: {message}; check that {path} is writable")]
-    EditEnv {
-        /// The tool.
-        tool: String,
-        /// The environment block.
-        path: PathBuf,
-        /// Its output.
-        message: String,
-    },
+    #[error(transparent)]
+    Grubenv(#[from] GrubenvError),
+    /// Reordering the `/etc/grub.d` scripts failed.
+    #[error(transparent)]
+    Order(#[from] OrderError),
     /// Reading xl.conf or grub.cfg failed.
     #[error(transparent)]
     Read(#[from] atomic::WriteError),
@@ -110,8 +102,10 @@ pub struct Editor {
     pub defaults: Defaults,
     /// Things worth telling the user.
     pub warnings: Vec<String>,
-    /// Commands to run after the files are written (grub-editenv), with a description.
-    pub commands: Vec<(String, Vec<String>)>,
+    /// `/etc/grub.d` renames (RHEL-family Xen-first ordering), done before the files are written.
+    pub moves: Vec<xen_first::Move>,
+    /// Commands to run after the files are written (grub-editenv).
+    pub commands: Vec<EnvCommand>,
     xl_conf: Option<atomic::FileChange>,
     wanted: Vec<(String, String)>,
 }
@@ -126,6 +120,7 @@ impl Editor {
             layout,
             defaults,
             warnings: Vec::new(),
+            moves: Vec::new(),
             commands: Vec::new(),
             xl_conf: None,
             wanted: Vec::new(),
@@ -284,43 +279,20 @@ impl Editor {
     /// Chooses the default boot entry, by title or id, the distribution's way.
     pub fn set_default(&mut self, target: &DefaultTarget) -> Result<String, EditError> {
         let (xen_title, linux_title) = self.titles()?;
-        let entry = match target {
-            DefaultTarget::Xen => xen_title,
-            DefaultTarget::Linux if self.layout.family == Family::RedHat => {
-                return Err(EditError::LinuxOnRedHat);
-            }
-            DefaultTarget::Linux => linux_title,
-            DefaultTarget::Entry(e) if !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) => {
+        if let DefaultTarget::Entry(e) = target {
+            if !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(EditError::IndexDefault(e.clone()));
             }
-            DefaultTarget::Entry(e) => {
-                self.check_entry_exists(e)?;
-                e.clone()
-            }
-        };
-        let current_default = self.effective("GRUB_DEFAULT")?;
-        if self.layout.family == Family::RedHat && current_default == "saved" {
-            // grub2-set-default: the choice lives in grubenv's saved_entry.
-            let env = Path::new("/").join(&self.layout.grubenv);
-            let tool = distro::find_tool(&self.root, self.layout.editenv)
-                .or_else(|| distro::find_tool(Path::new("/"), self.layout.editenv))
-                .or_else(|| distro::find_tool(Path::new("/"), "grub-editenv"))
-                .map_or_else(
-                    || self.layout.editenv.to_owned(),
-                    |p| p.display().to_string(),
-                );
-            let env_path = self.root.join(&self.layout.grubenv);
-            self.commands.push((
-                format!("set saved_entry in {}", env.display()),
-                vec![
-                    tool,
-                    env_path.display().to_string(),
-                    "set".into(),
-                    format!("saved_entry={entry}"),
-                ],
-            ));
-            return Ok(entry);
+            self.check_entry_exists(e)?;
         }
+        if self.layout.family == Family::RedHat {
+            return self.set_default_redhat(target, xen_title);
+        }
+        let entry = match target {
+            DefaultTarget::Xen => xen_title,
+            DefaultTarget::Linux => linux_title,
+            DefaultTarget::Entry(e) => e.clone(),
+        };
         if self.layout.xen_snippet {
             // Debian's grub.d/xen.cfg overrides GRUB_DEFAULT unless told not to; with 1 it sets the
             // Xen title itself (from GRUB_DISTRIBUTOR), which is what we want for "xen".
@@ -338,6 +310,59 @@ impl Editor {
         self.wanted.retain(|(n, _)| n != "GRUB_DEFAULT");
         self.wanted.push(("GRUB_DEFAULT".to_owned(), entry.clone()));
         Ok(entry)
+    }
+
+    /// The RHEL-family way (what `grub-bootxen.sh` does, by title instead of index): `xen` puts
+    /// `20_linux_xen` first as `08_linux_xen` and `linux` puts it back; the entry itself goes to
+    /// grubenv's `saved_entry` (`GRUB_DEFAULT=saved`, as `grub2-set-default` does). When the
+    /// title cannot be known before generating (`GRUB_DISABLE_SUBMENU=true` gives no single Xen
+    /// entry; native entries without BootLoaderSpec), `saved_entry` is unset and `rxl grub
+    /// apply` sets it to the first Xen (or native) entry of the regenerated menu.
+    fn set_default_redhat(
+        &mut self,
+        target: &DefaultTarget,
+        xen_title: String,
+    ) -> Result<String, EditError> {
+        let xen_first = match target {
+            DefaultTarget::Xen => Some(true),
+            DefaultTarget::Linux => Some(false),
+            DefaultTarget::Entry(_) => None,
+        };
+        if let Some(want) = xen_first {
+            let (mv, warning) = xen_first::plan(&self.root, want)?;
+            self.warnings.extend(warning);
+            self.moves.extend(mv);
+        }
+        let no_submenus = matches!(
+            self.effective("GRUB_DISABLE_SUBMENU")?.as_str(),
+            "true" | "y" | "yes"
+        );
+        let saved = match target {
+            DefaultTarget::Xen if !no_submenus => Some(xen_title),
+            DefaultTarget::Xen => None,
+            DefaultTarget::Linux => grubenv::newest_bls_entry(&self.root),
+            DefaultTarget::Entry(e) => Some(e.clone()),
+        };
+        let shown = saved.clone().unwrap_or_else(|| {
+            let kind = if xen_first == Some(true) {
+                "Xen"
+            } else {
+                "native Linux"
+            };
+            format!("the first {kind} entry (chosen by title when `rxl grub apply` regenerates the menu)")
+        });
+        if self.effective("GRUB_DEFAULT")? != "saved" {
+            self.set_var("GRUB_DEFAULT", "saved")?;
+        }
+        let current = grubenv::saved_entry(&self.root, &self.layout);
+        if current != saved {
+            self.commands.push(grubenv::set_saved_entry(
+                &self.root,
+                &self.layout,
+                saved.as_deref(),
+            ));
+        }
+        Ok(shown)
     }
 
     fn check_entry_exists(&mut self, entry: &str) -> Result<(), EditError> {
@@ -371,23 +396,30 @@ impl Editor {
         Ok(set)
     }
 
-    /// Runs the post-write commands (grub-editenv).
-    pub fn run_commands(&self) -> Result<(), EditError> {
-        for (_, argv) in &self.commands {
-            let out = Command::new(&argv[0])
-                .args(&argv[1..])
-                .output()
-                .map_err(|e| EditError::EditEnv {
-                    tool: argv[0].clone(),
-                    path: PathBuf::from(&argv[1]),
-                    message: e.to_string(),
-                })?;
-            if !out.status.success() {
-                return Err(EditError::EditEnv {
-                    tool: argv[0].clone(),
-                    path: PathBuf::from(&argv[1]),
-                    message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-                });
+    /// Whether nothing but files would change.
+    pub fn has_actions(&self) -> bool {
+        !self.moves.is_empty() || !self.commands.is_empty()
+    }
+
+    /// Writes everything: the `/etc/grub.d` renames, then the files of `set`, then grubenv. A
+    /// failure undoes the steps already done, so the root is left as it was.
+    pub fn commit(&self, set: &ChangeSet) -> Result<(), EditError> {
+        let undo_moves = |n: usize| self.moves[..n].iter().rev().for_each(xen_first::Move::undo);
+        for (i, m) in self.moves.iter().enumerate() {
+            if let Err(e) = m.run() {
+                undo_moves(i);
+                return Err(e.into());
+            }
+        }
+        if let Err(e) = set.commit() {
+            undo_moves(self.moves.len());
+            return Err(e.into());
+        }
+        for c in &self.commands {
+            if let Err(e) = c.run() {
+                set.revert();
+                undo_moves(self.moves.len());
+                return Err(e.into());
             }
         }
         Ok(())

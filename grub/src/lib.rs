@@ -9,6 +9,7 @@
 //! - [`atomic`]: all-or-nothing multi-file writes with `.bak` copies and unified diffs;
 //! - [`distro`], [`boot`], [`grub_cfg`], [`running`], [`xl_conf`]: what the root and the running
 //!   system look like;
+//! - [`xen_first`], [`grubenv`]: the RHEL-family default (Xen scripts first, `saved_entry`);
 //! - [`edit`], [`apply`], [`status`]: the `rxl grub` verbs.
 
 pub mod apply;
@@ -19,9 +20,11 @@ pub mod distro;
 pub mod dom0_mem;
 pub mod edit;
 pub mod grub_cfg;
+pub mod grubenv;
 pub mod running;
 pub mod status;
 pub mod vars;
 pub mod xen_cmdline;
+pub mod xen_first;
 pub mod xen_size;
 pub mod xl_conf;

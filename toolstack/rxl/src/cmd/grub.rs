@@ -57,7 +57,7 @@ pub enum GrubCmd {
         /// Leave autoballoon in /etc/xen/xl.conf alone.
         #[arg(long)]
         no_autoballoon_change: bool,
-        /// The host's memory (default: MemTotal outside Xen, `xl info` under Xen).
+        /// The host's memory (default: Xen's physinfo in dom0, MemTotal outside Xen).
         #[arg(long, value_name = "SIZE")]
         host_mem: Option<String>,
     },
@@ -89,11 +89,10 @@ pub fn run(args: GrubArgs) -> CmdResult {
     match args.cmd {
         GrubCmd::Status { json, host_mem } => {
             let layout = distro::detect(root)?;
-            let host = host_mem
-                .as_deref()
-                .map(parse_host_mem)
-                .transpose()?
-                .or_else(xl_total_kib);
+            let host = match host_mem {
+                Some(h) => Some(parse_host_mem(&h)?),
+                None => host_total_kib(root),
+            };
             let status = Status::collect(root, layout, host)?;
             let text = if json {
                 serde_json::to_string_pretty(&status)? + "\n"
@@ -168,6 +167,16 @@ pub fn run(args: GrubArgs) -> CmdResult {
                 );
             }
             println!("Xen entry: \"{}\": {}", r.xen_entry, r.xen_line);
+            if let Some(s) = &r.saved_entry_set {
+                println!(
+                    "saved_entry: {}\"{s}\"",
+                    if r.diff.is_some() {
+                        "would set "
+                    } else {
+                        "set to "
+                    }
+                );
+            }
             println!(
                 "default:   {}",
                 match (&r.default_entry, r.default_is_xen) {
@@ -189,19 +198,24 @@ fn finish(ed: &Editor, dry_run: bool, what: &str) -> CmdResult {
     }
     let set = ed.finish()?;
     if dry_run {
+        for m in &ed.moves {
+            println!("would {}", m.describe());
+        }
         print!("{}", set.diff());
-        for (desc, argv) in &ed.commands {
-            println!("would {desc}: {}", argv.join(" "));
+        for c in &ed.commands {
+            println!("would {}: {}", c.description, c.argv.join(" "));
         }
         println!("dry run: nothing written");
         return Ok(ExitCode::SUCCESS);
     }
-    if set.is_empty() && ed.commands.is_empty() {
+    if set.is_empty() && !ed.has_actions() {
         println!("{what}: already set, nothing to change");
         return Ok(ExitCode::SUCCESS);
     }
-    set.commit()?;
-    ed.run_commands()?;
+    ed.commit(&set)?;
+    for m in &ed.moves {
+        println!("{}", m.describe().replacen("rename", "renamed", 1));
+    }
     for c in set.changes() {
         let bak = if c.old.is_some() {
             " (backup: .bak)"
@@ -209,6 +223,9 @@ fn finish(ed: &Editor, dry_run: bool, what: &str) -> CmdResult {
             ""
         };
         println!("wrote {}{bak}", c.path.display());
+    }
+    for c in &ed.commands {
+        println!("did: {}", c.description);
     }
     println!("{what}: run `rxl grub apply` to regenerate grub.cfg");
     Ok(ExitCode::SUCCESS)
@@ -230,21 +247,32 @@ fn parse_host_mem(s: &str) -> Result<u64, String> {
     }
 }
 
-/// The host's memory: `xl info` under Xen, MemTotal otherwise (only for root `/`).
+/// The host's memory, for root `/` only (another root is an image whose host is elsewhere).
+///
+/// In dom0, `/proc/meminfo` shows dom0's own memory, not the host's, so the hypervisor is
+/// asked (`XEN_SYSCTL_physinfo` through rxl-xen, as `xl info` does for `total_memory`); a
+/// guest or an unprivileged caller gets nothing. Outside Xen, `MemTotal` is the host's RAM.
 fn host_total_kib(root: &Path) -> Option<u64> {
     if root != Path::new("/") {
         return None;
     }
     let r = rxl_grub::running::Running::probe(Path::new("/"));
-    r.host_total_kib().or_else(xl_total_kib)
+    if r.dom0 {
+        return match physinfo_total_kib() {
+            Ok(kib) => Some(kib),
+            Err(e) => {
+                eprintln!(
+                    "rxl grub: warning: cannot ask Xen for the host's memory ({e}); pass --host-mem"
+                );
+                None
+            }
+        };
+    }
+    r.host_total_kib()
 }
 
-/// `total_memory` (MiB) from `xl info`, when xl is installed and Xen runs.
-fn xl_total_kib() -> Option<u64> {
-    let out = std::process::Command::new("xl").arg("info").output().ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("total_memory"))
-        .and_then(|v| v.trim_start_matches([' ', ':']).trim().parse::<u64>().ok())
-        .map(|mib| mib * 1024)
+/// The host's RAM from Xen's physinfo: `total_pages` of 4 KiB (x86's page size).
+fn physinfo_total_kib() -> Result<u64, rxl_xen::XenError> {
+    let phys = rxl_xen::Xen::open()?.physinfo()?;
+    Ok(phys.total_pages * 4)
 }
