@@ -11,4 +11,6 @@ if [ "$(id -u)" != 0 ]; then
     exit 77
 fi
 echo "host QEMU: $(qemu-system-x86_64 --version | head -1)"
+# every scenario's header parses (a bad one is an error naming file:line)
+"$root/tests/xen-lab/run" --list
 "$root/tests/xen-lab/run"

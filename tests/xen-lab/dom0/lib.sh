@@ -60,14 +60,18 @@ lab_now_ns() {
 
 # lab_bench LABEL N COMMAND...: runs COMMAND N times (output discarded), prints every run's wall time
 # in ms and one summary line "BENCH label=... n=N min_ms= median_ms= mean_ms= max_ms=" that the
-# runner collects into work/bench.txt. Returns 1 when any run failed.
+# runner collects into work/bench.txt. Returns 1 when any run failed (the first failure's output is
+# printed).
 lab_bench() {
     label=$1 n=$2
     shift 2
     i=0 times="" brc=0
     while [ $i -lt "$n" ]; do
         lab_now_ns; t0=$LAB_NS
-        "$@" > /dev/null 2>&1 || brc=1
+        if ! "$@" > /tmp/lab-bench.out 2>&1; then
+            [ $brc = 1 ] || { echo "bench $label: run $((i + 1)) of '$*' failed:"; tail -5 /tmp/lab-bench.out; }
+            brc=1
+        fi
         lab_now_ns
         times="$times $((LAB_NS - t0))"
         i=$((i + 1))
@@ -152,9 +156,11 @@ lab_guest_xenbus_and_shutdown() {
     domid=$(lab_domid "$1")
     [ -n "$domid" ] || { lab_bad "no domain id for $1"; return 1; }
     if xl list "$1"; then lab_ok "xl list shows $1 (domid $domid)"; else lab_bad "xl list $1 failed"; fi
+    # libxl creates the node empty; the guest's kernel writes 1 once its xenbus works
     i=0 feat=""
-    while [ $i -lt 60 ]; do
-        feat=$(xenstore-read "/local/domain/$domid/control/feature-poweroff" 2>/dev/null) && break
+    while [ $i -lt 120 ]; do
+        feat=$(xenstore-read "/local/domain/$domid/control/feature-poweroff" 2>/dev/null)
+        [ "$feat" != 1 ] || break
         sleep 0.5
         i=$((i + 1))
     done

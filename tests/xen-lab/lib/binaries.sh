@@ -31,7 +31,7 @@ prepare_binaries() {
             log "cargo build --release --bin $b (log: $WORK/logs/cargo-build-$b.log)"
             if ! nice -n 10 cargo build --release --manifest-path "$REPO/Cargo.toml" --bin "$b" \
                 > "$WORK/logs/cargo-build-$b.log" 2>&1; then
-                BIN_MISSING[$b]="cargo build of $b failed (crate not ready?): $(grep -m1 '^error' "$WORK/logs/cargo-build-$b.log"); log $WORK/logs/cargo-build-$b.log"
+                BIN_MISSING[$b]="cargo build of $b failed (crate not ready?): $(grep -m1 '^error' "$WORK/logs/cargo-build-$b.log" || true); log $WORK/logs/cargo-build-$b.log"
                 log "WARNING: ${BIN_MISSING[$b]}"
             fi
         done

@@ -54,7 +54,7 @@ markers() {
 # boot G NONCE SERIAL NAME...: boots the image of group G once, printing progress; returns when
 # QEMU has exited (dom0 powered off, or a watchdog killed it). Sets BOOT_WHY to a failure reason.
 boot() {
-    local g=$1 nonce=$2 serial=$3 t0 now qpid seen=0 line word name current="" cur_t0=0 limit=0 done_t=""
+    local g=$1 nonce=$2 serial=$3 t0 now qpid seen=0 line word name current="" cur_t0=0 limit=0 done_t="" xen_t="" kern_t=""
     shift 3
     local -A tmo=()
     for name in "$@"; do tmo[$name]=${OPT[$name.timeout]}; done
@@ -73,6 +73,7 @@ boot() {
     t0=$(date +%s)
     timeout -k 10 "$QEMU_TIMEOUT" "${qemu[@]}" > "$serial.qemu" 2>&1 &
     qpid=$!
+    QEMU_PID=$qpid
     while kill -0 "$qpid" 2>/dev/null; do
         sleep 0.5
         now=$(date +%s)
@@ -88,6 +89,11 @@ boot() {
                 ALL-DONE) done_t=$now;;
             esac
         done
+        # where boot time goes (TCG speed varies with host load): Xen's first line, dom0's kernel
+        if [ -z "$xen_t" ] && [ -s "$serial" ]; then xen_t=$now; log "  +$((now - t0))s Xen prints"; fi
+        if [ -z "$kern_t" ] && grep -aq 'Linux version' "$serial"; then
+            kern_t=$now; log "  +$((now - t0))s dom0 kernel starts"
+        fi
         if [ "$seen" = 0 ] && [ $((now - t0)) -ge "$BOOT_TIMEOUT" ]; then
             BOOT_WHY="dom0 printed nothing within ${BOOT_TIMEOUT}s"
             break
@@ -103,6 +109,7 @@ boot() {
     kill "$qpid" 2>/dev/null && log "boot $g: stopping QEMU"
     local qrc=0
     wait "$qpid" || qrc=$?
+    QEMU_PID=""
     [ "$qrc" != 124 ] || BOOT_WHY=${BOOT_WHY:-"QEMU hit the ${QEMU_TIMEOUT}s limit"}
     BOOT_SECS=$(( $(date +%s) - t0 ))
     if ! markers "$serial" "$nonce" | grep -q '^READY '; then
@@ -114,8 +121,9 @@ boot() {
     log "boot $g: QEMU exit $qrc after ${BOOT_SECS}s${BOOT_WHY:+ ($BOOT_WHY)}"
 }
 
-# scenario_log SERIAL NONCE NAME: the serial lines between NAME's BEGIN and END markers.
+# scenario_log SERIAL NONCE NAME: the serial lines between NAME's BEGIN and END markers. (awk reads
+# to the end: exiting early would SIGPIPE tr and fail the pipeline.)
 scenario_log() {
     tr -d '\r' < "$1" | awk -v b="@@$2 BEGIN $3 " -v e="@@$2 END $3 " '
-        index($0, e) { exit } p { print } index($0, b) { p = 1 }'
+        index($0, e) { p = 0 } p { print } index($0, b) { p = 1 }'
 }

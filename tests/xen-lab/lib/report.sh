@@ -73,7 +73,7 @@ collect_results() {
         scenario_log "$serial" "$nonce" "$s" > "$WORK/logs/$s.log"
         [ -s "$WORK/logs/$s.log" ] || rm -f "$WORK/logs/$s.log"
         grep -a '^BENCH ' "$WORK/logs/$s.log" 2>/dev/null | sed "s/^/$s: /" >> "$WORK/bench.txt" || true
-        end=$(grep "^END $s " <<< "$all" | head -1)
+        end=$(grep "^END $s " <<< "$all" | head -1 || true)
         if ! grep -q "^BEGIN $s " <<< "$all"; then
             RESULT[$s]=FAIL REASON[$s]="never ran: ${BOOT_WHY:-dom0 stopped before it}"
             continue
@@ -86,10 +86,10 @@ collect_results() {
         SECS[$s]=$(sed -n 's/.* secs=\([0-9.]*\).*/\1/p' <<< "$end")
         case $rc in
             0) RESULT[$s]=PASS;;
-            77) why=$(grep -a '^SKIP: ' "$WORK/logs/$s.log" 2>/dev/null | tail -1 | cut -c7-)
+            77) why=$(grep -a '^SKIP: ' "$WORK/logs/$s.log" 2>/dev/null | tail -1 | cut -c7- || true)
                 RESULT[$s]=SKIP REASON[$s]=${why:-"exit 77 without a SKIP: line"};;
             137) RESULT[$s]=FAIL REASON[$s]="killed (rc 137; timeout ${OPT[$s.timeout]}s?)";;
-            *) why=$(grep -a '^FAIL: ' "$WORK/logs/$s.log" 2>/dev/null | head -3 | cut -c7- | paste -sd';' -)
+            *) why=$(grep -a '^FAIL: ' "$WORK/logs/$s.log" 2>/dev/null | head -3 | cut -c7- | paste -sd';' - || true)
                RESULT[$s]=FAIL REASON[$s]="rc=$rc${why:+: $why}";;
         esac
     done

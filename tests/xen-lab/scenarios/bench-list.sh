@@ -11,7 +11,7 @@ for verb in list info; do
 done
 for verb in list info; do
     if command -v rxl >/dev/null && rxl "$verb" --help >/dev/null 2>&1; then
-        lab_bench "rxl-$verb" "$N" rxl "$verb" || lab_bad "rxl $verb failed in the benchmark"
+        if lab_bench "rxl-$verb" "$N" rxl "$verb"; then lab_ok "$N runs of rxl $verb"; else lab_bad "rxl $verb failed in the benchmark"; fi
     else
         echo "note: rxl $verb not available yet; not benchmarked"
     fi

@@ -51,6 +51,51 @@ fn one_or_list(o: &mut Obj, key: &str, v: Option<&StrOrList>) {
     }
 }
 
+/// True when `path`'s file name is `hvmloader`.
+pub fn is_hvmloader(path: &str) -> bool {
+    path.rsplit('/').next() == Some("hvmloader")
+}
+
+/// `vcpu_hard_affinity` / `vcpu_soft_affinity`: one CPU list per vCPU, as xl builds them
+/// (a single spec is repeated for every vCPU up to `max_vcpus`; a list gives one entry per
+/// element). Only specs naming CPUs explicitly are rendered: `all` and `nodes:` depend on the
+/// host's topology, which a dry run does not read.
+fn affinity_json(a: Option<&crate::model::Affinity>, max_vcpus: usize) -> Option<Json> {
+    use crate::spec::{CpuAffinity, CpuItem, CpuSpec};
+    fn cpus(spec: &CpuSpec) -> Option<Vec<u32>> {
+        let mut set = std::collections::BTreeSet::new();
+        for t in &spec.terms {
+            let CpuItem::Cpus { first, last } = t.item else {
+                return None;
+            };
+            // No host has more; a bigger range is a typo the backend will report.
+            if last.saturating_sub(first) > 65_536 {
+                return None;
+            }
+            for c in first..=last {
+                if t.exclude {
+                    set.remove(&c);
+                } else {
+                    set.insert(c);
+                }
+            }
+        }
+        Some(set.into_iter().collect())
+    }
+    let maps: Vec<Vec<u32>> = match &a?.parsed {
+        CpuAffinity::All(spec) => {
+            let one = cpus(spec)?;
+            vec![one; max_vcpus]
+        }
+        CpuAffinity::PerVcpu(specs) => specs
+            .iter()
+            .take(max_vcpus)
+            .map(cpus)
+            .collect::<Option<_>>()?,
+    };
+    (!maps.is_empty()).then(|| json!(maps))
+}
+
 /// libxl's name of a lifecycle action (`libxl_action_on_shutdown`).
 pub fn action_name(a: Action) -> &'static str {
     match a {
@@ -99,7 +144,22 @@ impl DomainConfig {
         if let Some(v) = vcpus {
             b.insert("avail_vcpus".into(), json!((0..v).collect::<Vec<_>>()));
         }
-        put(&mut b, "tsc_mode", self.tsc_mode.map(TscMode::as_str));
+        let max = max_vcpus.unwrap_or(0) as usize;
+        if let Some(hard) = affinity_json(self.cpu.cpus.as_ref(), max) {
+            // xl turns automatic NUMA placement off when a hard affinity is given.
+            b.insert("numa_placement".into(), defbool(false));
+            b.insert("vcpu_hard_affinity".into(), hard);
+        }
+        if let Some(soft) = affinity_json(self.cpu.cpus_soft.as_ref(), max) {
+            b.insert("vcpu_soft_affinity".into(), soft);
+        }
+        put(
+            &mut b,
+            "tsc_mode",
+            self.tsc_mode
+                .filter(|m| *m != TscMode::Default)
+                .map(TscMode::as_str),
+        );
         let target = self.memory.map(|m| m * 1024);
         put(
             &mut b,
@@ -217,7 +277,10 @@ impl DomainConfig {
             ),
         ];
         for (k, v) in actions {
-            root.insert(k.into(), json!(action_name(v)));
+            // destroy is libxl's default value, which its JSON omits.
+            if v != Action::Destroy {
+                root.insert(k.into(), json!(action_name(v)));
+            }
         }
         Json::Object(root)
     }
@@ -265,6 +328,7 @@ impl DomainConfig {
     /// `pci_power_mgmt` applied where the device spec does not say, as xl does.
     fn pci_with_defaults(&self) -> Vec<crate::spec::PciSpec> {
         let d = &self.devices;
+        let hvm = self.effective_type() == GuestType::Hvm;
         d.pcis
             .iter()
             .map(|p| {
@@ -273,6 +337,11 @@ impl DomainConfig {
                 p.msitranslate = p.msitranslate.or(d.pci_msitranslate);
                 p.seize = p.seize.or(d.pci_seize);
                 p.power_mgmt = p.power_mgmt.or(d.pci_power_mgmt);
+                // xl copies b_info.u.hvm.rdm.policy into each device; for a PV/PVH guest that
+                // union member is zero, which is libxl's "strict" (real xl 4.17 prints it).
+                if !hvm && p.rdm_policy.is_none() {
+                    p.rdm_policy = Some(crate::spec::RdmPolicy::Strict);
+                }
                 p
             })
             .collect()
@@ -291,10 +360,16 @@ impl DomainConfig {
     /// The kernel libxl gets: `kernel`, or for a PV/PVH guest with `firmware = "pvgrub32|64"`
     /// the PV-GRUB image xl substitutes, `XENFIRMWAREDIR/<firmware>.bin`.
     fn kernel(&self) -> Option<String> {
+        let hvm = self.effective_type() == GuestType::Hvm;
         if let Some(k) = &self.boot.kernel {
+            // xl drops an HVM `kernel` whose file name is hvmloader (the xm-era way to name
+            // the firmware).
+            if hvm && is_hvmloader(k) {
+                return None;
+            }
             return Some(k.clone());
         }
-        if self.effective_type() == GuestType::Hvm {
+        if hvm {
             return None;
         }
         self.boot

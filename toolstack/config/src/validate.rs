@@ -147,6 +147,13 @@ impl DomainConfig {
                         "HVM guests boot from their disks through the firmware",
                     ));
                 }
+                if b.kernel.as_deref().is_some_and(crate::json::is_hvmloader) {
+                    p.push(warning(
+                        "kernel",
+                        "`kernel` names hvmloader, the HVM firmware; xl ignores it",
+                        "remove it (use firmware_override for a non-default firmware)",
+                    ));
+                }
                 let h = &self.hvm;
                 if let (Some(listen), Some(_)) = (&h.vnclisten, h.vncdisplay)
                     && listen.contains(':')
