@@ -9,12 +9,13 @@ use crate::apply::saved_entry;
 use crate::atomic;
 use crate::boot::{self, Kernel, XenImage};
 use crate::defaults::{Defaults, KNOWN_VARS};
-use crate::distro::Layout;
+use crate::distro::{Family, Layout};
 use crate::dom0_mem::Dom0Mem;
 use crate::edit::{CMDLINE_XEN, CMDLINE_XEN_DEFAULT, EditError};
 use crate::grub_cfg::GrubCfg;
 use crate::running::Running;
 use crate::xen_cmdline::XenCmdline;
+use crate::xen_first::{self, Order};
 use crate::xl_conf;
 
 /// The configured dom0 memory.
@@ -59,6 +60,8 @@ pub struct Status {
     pub default_entry: Option<String>,
     /// Whether the current grub.cfg's default entry boots Xen.
     pub default_is_xen: Option<bool>,
+    /// RHEL family: whether `20_linux_xen` runs first (as `08_linux_xen`).
+    pub grub_d_order: Option<Order>,
     /// The running system (only meaningful for root `/`).
     pub running: Option<Running>,
     /// Whether the running dom0's memory equals the configured dom0_mem.
@@ -129,6 +132,7 @@ impl Status {
             kernels: boot::kernels(root),
             default_configured: variables.get("GRUB_DEFAULT").cloned().flatten(),
             default_entry: default.as_ref().map(|e| e.title.clone()),
+            grub_d_order: (layout.family == Family::RedHat).then(|| xen_first::order(root)),
             default_is_xen: cfg
                 .as_ref()
                 .map(|_| default.as_ref().is_some_and(|e| e.xen().is_some())),
@@ -256,6 +260,19 @@ impl fmt::Display for Status {
                 (None, Some(_)) => "not found in grub.cfg (GRUB boots the first entry)".to_owned(),
             }
         );
+        if let Some(o) = self.grub_d_order {
+            let _ = writeln!(
+                s,
+                "grub.d order:    {}",
+                match o {
+                    Order::Stock => "native Linux entries first (20_linux_xen)",
+                    Order::XenFirst => "Xen entries first (08_linux_xen)",
+                    Order::Both =>
+                        "08_linux_xen AND 20_linux_xen: Xen entries twice (run `rxl grub set-default xen` again)",
+                    Order::Missing => "no 20_linux_xen: no Xen entries can be generated",
+                }
+            );
+        }
         match &self.running {
             None => {
                 let _ = writeln!(s, "running system:  not examined (--root is not /)");

@@ -8,10 +8,17 @@
 #                     xl.conf; rxl grub set-dom0-mem / set-xen-arg / set-default / apply; asserts
 #                     on the generated Xen menuentry, grub-script-check, dry-run, idempotence and
 #                     a failing apply that must leave grub.cfg untouched
+#   lab.sh rhel       the RHEL path: a RHEL-like throwaway root (/etc/redhat-release, RHEL 9's stock
+#                     /etc/default/grub with GRUB_ENABLE_BLSCFG, /boot/grub2) where grub2-mkconfig,
+#                     grub2-script-check and grub2-editenv are STAND-INS (thin wrappers around
+#                     Debian's real grub-mkconfig etc.; Fedora's binaries are not packaged for
+#                     Debian); rxl grub set-dom0-mem, set-default xen (20_linux_xen renamed to
+#                     08_linux_xen), apply: the Xen entry must come first with our arguments and
+#                     grubenv's saved_entry must name it; set-default linux + apply must undo it
 #   lab.sh boot       grub-mkrescue ISO with that grub.cfg, Xen, the dom0 kernel and a busybox
 #                     initramfs (with rxl inside); QEMU TCG boots it until dom0 prints its memory,
 #                     which must equal the dom0_mem rxl set; rxl in dom0 must agree
-#   lab.sh all        all three
+#   lab.sh all        all four
 # Needs root (mount namespaces, chroot). Env: RXL (the rxl binary, required), WORK (scratch,
 # default /tmp/rxl-grub-lab), DOM0_MEM (default 384M), QEMU_TIMEOUT (default 900 s).
 set -euo pipefail
@@ -147,6 +154,117 @@ mkconfig() {
   unshare -m --propagation private "$0" _mkconfig_inner
 }
 
+# first_entry CFG: the first top-level menuentry block of a grub.cfg (title line to closing brace).
+first_entry() { awk '/^menuentry /{p=1} p{print} p&&/^}/{exit}' "$1"; }
+# saved_entry ROOT: saved_entry from ROOT's /boot/grub2/grubenv, read with GRUB's own editenv.
+saved_entry() { grub-editenv "$1/boot/grub2/grubenv" list | sed -n 's/^saved_entry=//p'; }
+
+# Runs inside `unshare -m`, like mkconfig_inner, for the RHEL family.
+rhel_inner() {
+  local R=$WORK/rhel-root K out=$WORK/rhel-out; K=$(kver)
+  mkdir -p "$R" && mount -t tmpfs rxl-grub-rhel "$R"
+  mkdir -p "$R"/{usr,etc/default,etc/xen,boot/grub2,proc,dev,tmp,sys,run}
+  for l in bin sbin lib lib64; do ln -s "usr/$l" "$R/$l"; done
+  mount --rbind /usr "$R/usr" && mount -o remount,bind,ro "$R/usr"
+  mount --rbind /dev "$R/dev"
+  mount -t proc proc "$R/proc"
+  # Debian's grub-common 10_linux/20_linux_xen stand in for grub2-tools' (same upstream scripts;
+  # Fedora's 10_linux would add a blscfg command, which does not change the Xen entries).
+  cp -a /etc/grub.d "$R/etc/grub.d"
+  cp /etc/passwd /etc/group "$R/etc/"
+  echo 'Rocky Linux release 9.4 (Blue Onyx)' >"$R/etc/redhat-release"
+  ln -s redhat-release "$R/etc/system-release"
+  # RHEL 9's stock /etc/default/grub (anaconda writes this), with the distributor pinned: rxl
+  # evaluates the file with the host's sh, where /etc/system-release is not the root's.
+  cat >"$R/etc/default/grub" <<'EOF'
+GRUB_TIMEOUT=5
+GRUB_DISTRIBUTOR="Rocky Linux"
+GRUB_DEFAULT=saved
+GRUB_DISABLE_SUBMENU=true
+GRUB_TERMINAL_OUTPUT="console"
+GRUB_CMDLINE_LINUX="crashkernel=1G-4G:192M,4G-64G:256M,64G-:512M rd.lvm.lv=rl/root rhgb quiet"
+GRUB_DISABLE_RECOVERY="true"
+GRUB_ENABLE_BLSCFG=true
+EOF
+  cp "$DEBS/etc/xen/xl.conf" "$R/etc/xen/xl.conf"
+  cp "$DEBS"/boot/xen-*.gz "$DEBS"/boot/xen-*.config "$R/boot/"   # as the Virt SIG's xen-hypervisor
+  cp "$DEBS/boot/vmlinuz-$K" "$DEBS/boot/config-$K" "$R/boot/"
+  echo placeholder-initramfs >"$R/boot/initramfs-$K.img"          # RHEL's initramfs name
+  mount --bind "$HERE/grub-probe-standin.sh" "$R/usr/sbin/grub-probe"
+  # The STAND-INS for Fedora's grub2-* binaries, in the root's /usr/local/sbin (a tmpfs here).
+  mount -t tmpfs rxl-grub-rhel-sbin "$R/usr/local/sbin"
+  local t
+  for t in mkconfig script-check editenv; do
+    printf '#!/bin/sh\n# STAND-IN for Fedora/RHEL grub2-%s (grub2-tools): Debian real grub-%s.\nexec grub-%s "$@"\n' \
+      "$t" "$t" "$t" >"$R/usr/local/sbin/grub2-$t"
+    chmod 755 "$R/usr/local/sbin/grub2-$t"
+  done
+  # Debian's grub-mkconfig reads saved_entry with `grub-editenv -`, whose default file is compiled
+  # in as /boot/grub/grubenv (Fedora's grub2-editenv: /boot/grub2/grubenv); make the two one.
+  mkdir -p "$R/boot/grub" && mount --bind "$R/boot/grub2" "$R/boot/grub"
+  rm -rf "$out"; mkdir -p "$out"
+  local cfg=$R/boot/grub2/grub.cfg
+  "$RXL" grub --root "$R" status >"$out/status0.txt"
+  expect "RHEL layout detected" "$out/status0.txt" '^root: .*[(]RedHat, boot/grub2/grub.cfg[)]$'
+  expect "status: stock order" "$out/status0.txt" '^grub.d order: +native Linux entries first'
+
+  log "rhel: set-dom0-mem, set-xen-arg, set-default xen"
+  "$RXL" grub --root "$R" set-dom0-mem 512M --host-mem 2G
+  "$RXL" grub --root "$R" set-xen-arg console=com1 com1=115200,8n1
+  "$RXL" grub --root "$R" --dry-run set-default xen >"$out/dry-default.txt"
+  expect "dry run names the rename" "$out/dry-default.txt" '^would rename .*/etc/grub.d/20_linux_xen to .*/etc/grub.d/08_linux_xen$'
+  [ -f "$R/etc/grub.d/20_linux_xen" ] && [ ! -e "$R/etc/grub.d/08_linux_xen" ] || fail "--dry-run renamed a script"
+  "$RXL" grub --root "$R" set-default xen >"$out/default.txt"
+  [ -x "$R/etc/grub.d/08_linux_xen" ] && [ ! -e "$R/etc/grub.d/20_linux_xen" ] || fail "20_linux_xen not renamed to 08_linux_xen"
+  cmp -s "$R/etc/grub.d/08_linux_xen" /etc/grub.d/20_linux_xen || fail "08_linux_xen is not the distribution's script"
+  log "ok: 20_linux_xen is now 08_linux_xen (same content, executable)"
+  "$RXL" grub --root "$R" set-default xen >"$out/default-again.txt"
+  expect "set-default xen is idempotent" "$out/default-again.txt" 'already set, nothing to change'
+
+  log "rhel: rxl grub apply (grub2-mkconfig stand-in -> Debian's grub-mkconfig, in the chroot)"
+  "$RXL" grub --root "$R" apply >"$out/apply.txt" 2>"$out/apply.err" || { cat "$out/apply.err"; fail "rhel apply"; }
+  cat "$out/apply.txt" "$out/apply.err" >&2
+  cp "$cfg" "$out/grub.cfg"
+  grub-script-check "$out/grub.cfg" || fail "grub-script-check rejected the RHEL grub.cfg"
+  first_entry "$out/grub.cfg" >"$out/first.txt"
+  expect "first menu entry is Xen" "$out/first.txt" "^menuentry 'Rocky Linux GNU/Linux, with Xen [^']* and Linux $K'"
+  expect "first entry: multiboot2 xen.gz with our arguments" "$out/first.txt" \
+    '^[[:space:]]*multiboot2[[:space:]]+/boot/xen-[0-9.]+-amd64\.gz placeholder .*dom0_mem=512M,max:512M console=com1 com1=115200,8n1'
+  expect "first entry: module2 the dom0 kernel with RHEL's Linux args" "$out/first.txt" "^[[:space:]]*module2[[:space:]]+/boot/vmlinuz-$K placeholder root=.* crashkernel="
+  expect "first entry: module2 --nounzip the initramfs" "$out/first.txt" "^[[:space:]]*module2[[:space:]]+--nounzip[[:space:]]+/boot/initramfs-$K.img"
+  expect "grub.cfg boots saved_entry" "$out/grub.cfg" '^[[:space:]]*set default="\$\{saved_entry\}"'
+  local title; title=$(sed -n "1s/^menuentry '\([^']*\)'.*/\1/p" "$out/first.txt")
+  [ "$(saved_entry "$R")" = "$title" ] || fail "saved_entry is '$(saved_entry "$R")', want the first (Xen) entry '$title'"
+  log "ok: saved_entry in /boot/grub2/grubenv is '$title'"
+  expect "apply reports the saved_entry it set" "$out/apply.txt" "^saved_entry: set to \"$title\""
+  expect "apply reports a Xen default" "$out/apply.txt" "^default: +\"$title\" \(Xen\)"
+  "$RXL" grub --root "$R" status >"$out/status.txt"
+  expect "status: default is Xen" "$out/status.txt" '\(Xen\)$'
+  expect "status: Xen-first order" "$out/status.txt" '^grub.d order: +Xen entries first [(]08_linux_xen[)]'
+  local sum; sum=$(sha256sum <"$cfg")
+  "$RXL" grub --root "$R" apply >"$out/apply2.txt" 2>&1
+  [ "$(sha256sum <"$cfg")" = "$sum" ] || fail "a second apply changed grub.cfg"
+  grep -q '^saved_entry:' "$out/apply2.txt" && fail "a second apply touched saved_entry again"
+  log "ok: apply is idempotent (same grub.cfg, saved_entry left alone)"
+
+  log "rhel: set-default linux + apply undo the Xen-first order"
+  "$RXL" grub --root "$R" set-default linux >"$out/linux.txt"
+  [ -x "$R/etc/grub.d/20_linux_xen" ] && [ ! -e "$R/etc/grub.d/08_linux_xen" ] || fail "08_linux_xen not renamed back"
+  "$RXL" grub --root "$R" apply >"$out/apply-linux.txt" 2>&1 || { cat "$out/apply-linux.txt"; fail "apply after set-default linux"; }
+  first_entry "$cfg" >"$out/first-linux.txt"
+  expect "first entry is native Linux again" "$out/first-linux.txt" "^menuentry 'Rocky Linux GNU/Linux, with Linux $K'"
+  title=$(sed -n "1s/^menuentry '\([^']*\)'.*/\1/p" "$out/first-linux.txt")
+  [ "$(saved_entry "$R")" = "$title" ] || fail "saved_entry is '$(saved_entry "$R")', want '$title'"
+  expect "apply still finds the Xen entry (now after the native ones)" "$out/apply-linux.txt" '^Xen entry: "Rocky Linux GNU/Linux, with Xen'
+  expect "apply reports a native default" "$out/apply-linux.txt" "^default: +\"$title\" \(not Xen"
+  log "ok: native entry first and saved_entry '$title'"
+}
+
+rhel() {
+  [ -d "$DEBS/boot" ] || fetch
+  unshare -m --propagation private "$0" _rhel_inner
+}
+
 initramfs() { # initramfs OUT: busybox, /init, and rxl with its libraries and the edited /etc
   local d=$WORK/initramfs; rm -rf "$d"; mkdir -p "$d"/{bin,proc,sys,dev,boot/grub,lib64,lib/x86_64-linux-gnu}
   cp "$DEBS/bin/busybox" "$d/bin/busybox"
@@ -197,7 +315,9 @@ case "${1:-all}" in
   fetch) fetch ;;
   mkconfig) mkconfig ;;
   _mkconfig_inner) mkconfig_inner ;;
+  rhel) rhel ;;
+  _rhel_inner) rhel_inner ;;
   boot) boot ;;
-  all) fetch; mkconfig; boot ;;
-  *) sed -n '2,19p' "$0"; exit 2 ;;
+  all) fetch; mkconfig; rhel; boot ;;
+  *) sed -n '2,26p' "$0"; exit 2 ;;
 esac
