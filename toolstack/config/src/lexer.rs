@@ -221,9 +221,8 @@ impl Lexed {
         self.tokens.push(Token { kind, start, end });
     }
 
-    fn error(&mut self, src: &Source, d: Diagnostic) {
+    fn error(&mut self, d: Diagnostic) {
         let line = d.span.line;
-        let _ = src;
         // Like libxlu, at most one lexical error per line: the rest is usually fallout.
         if self.error_lines.insert(line) {
             self.diagnostics.push(d);
@@ -262,7 +261,7 @@ fn lexical_error<'a>(src: &Source, start: usize, rest: &'a str, out: &mut Lexed)
         .hint(format!(
             "add the closing {c}; strings cannot span lines (use a list [ ... ] for long values)"
         ));
-        out.error(src, d);
+        out.error(d);
         return &rest[line_end..];
     }
     let skip = rest
@@ -292,7 +291,7 @@ fn lexical_error<'a>(src: &Source, start: usize, rest: &'a str, out: &mut Lexed)
     )
     .found(format!("`{}`", found.trim_end_matches('\r')))
     .hint(hint);
-    out.error(src, d);
+    out.error(d);
     &rest[skip..]
 }
 
@@ -337,7 +336,7 @@ fn dequote(src: &Source, start: usize, s: &str, out: &mut Lexed) -> String {
                 };
                 let d =
                     Diagnostic::error(DiagKind::Escape, src.span(start + 1 + i), msg).hint(hint);
-                out.error(src, d);
+                out.error(d);
             }
         }
     }

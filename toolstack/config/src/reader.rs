@@ -235,8 +235,17 @@ impl<'a> Reader<'a> {
         }
         let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
         let found = format!("{text:?}");
-        let hint = crate::suggest::closest(&text, names.iter().copied())
-            .map(|s| format!("did you mean \"{s}\"?"));
+        let prefixed: Vec<String> = names
+            .iter()
+            .filter(|n| !text.is_empty() && n.starts_with(text.as_str()))
+            .map(|n| format!("\"{n}\""))
+            .collect();
+        let hint = if prefixed.is_empty() {
+            crate::suggest::closest(&text, names.iter().copied())
+                .map(|s| format!("did you mean \"{s}\"?"))
+        } else {
+            Some(format!("did you mean {}?", prefixed.join(" or ")))
+        };
         let mut d = self
             .error(DiagKind::InvalidValue, key, "unknown value")
             .expected(format!("one of {}", names.join(", ")))
