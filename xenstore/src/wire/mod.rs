@@ -8,11 +8,13 @@ mod errno;
 mod header;
 mod msg;
 mod perm;
+mod request;
 
 pub use errno::XsErrno;
 pub use header::{HEADER_LEN, Header, PAYLOAD_MAX, WireError};
-pub use msg::{Message, MsgType, Request, join_strings, split_strings};
+pub use msg::{Message, MsgType, join_strings, split_strings};
 pub use perm::{Perm, PermKind, PermParseError, Perms};
+pub use request::Request;
 
 /// Longest absolute path (`XENSTORE_ABS_PATH_MAX`).
 pub const ABS_PATH_MAX: usize = 3072;
