@@ -5,9 +5,9 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
 use common::Xsd;
 
@@ -122,18 +122,24 @@ fn debian_watch_prints_initial_and_later_events() {
         return;
     }
     let x = Xsd::start(&[], &[]);
-    let child = Command::new("xenstore-watch")
+    let mut child = Command::new("xenstore-watch")
         .args(["-n", "3", "/w"])
         .env("XENSTORED_PATH", &x.sock)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // The initial event proves the watch is registered; only then change things.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(first, "/w\n");
     out(&x.sock, &["write", "/w/a", "1"]);
     out(&x.sock, &["write", "/other", "1"]);
     out(&x.sock, &["rm", "/w"]);
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "/w\n/w/a\n/w\n");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(format!("{first}{rest}"), "/w\n/w/a\n/w\n");
 }
 
 #[test]
