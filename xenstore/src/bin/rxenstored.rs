@@ -15,7 +15,7 @@ use rxl_xenstore::daemon::conn::socket::{ListenSpec, Server};
 use rxl_xenstore::daemon::handler::Daemon;
 use rxl_xenstore::daemon::persist;
 use rxl_xenstore::daemon::quota::{DEFAULTS, Quotas};
-use tracing::{error, info};
+use tracing::info;
 
 /// Command line.
 #[derive(Parser, Debug)]
@@ -107,7 +107,7 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            error!("{e}");
+            // Plain stderr (journald keeps it too): the logger may not be the reader.
             eprintln!("rxenstored: {e}");
             ExitCode::FAILURE
         }
