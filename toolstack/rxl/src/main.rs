@@ -37,6 +37,9 @@ enum Verb {
     /// Xen control verbs (info, list, pause, mem-set, ...), top-level as in xl.
     #[command(flatten)]
     Xen(cmd::xen::XenCmd),
+    /// Guest lifecycle verbs (shutdown, reboot), top-level as in xl.
+    #[command(flatten)]
+    Domain(cmd::domain::DomainCmd),
     /// Write man pages and shell completions into a directory (used by the set-up command).
     #[command(name = "gen-docs", hide = true)]
     GenDocs(cmd::docs::GenDocs),
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Verb::Grub(c) => cmd::grub::run(c),
         Verb::HostCheck(c) => cmd::host_check::run(c),
         Verb::Xen(c) => cmd::xen::run(c, cli.verbose),
+        Verb::Domain(c) => cmd::domain::run(c),
         Verb::GenDocs(c) => cmd::docs::run(c, Cli::command()),
     };
     match result {

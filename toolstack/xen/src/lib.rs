@@ -11,6 +11,7 @@
 //! - [`backend`]: [`XenBackend`], the `rxl_hypervisor::Backend` for Xen.
 
 pub mod backend;
+pub mod build;
 pub mod control;
 pub mod ctl;
 pub mod dom0_mem;

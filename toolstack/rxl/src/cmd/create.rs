@@ -19,6 +19,9 @@ pub struct CreateArgs {
     /// create nothing.
     #[arg(short = 'n', long = "dry-run")]
     pub dry_run: bool,
+    /// Leave the domain paused after building it.
+    #[arg(short = 'p')]
+    pub paused: bool,
     /// The xl.cfg domain file.
     pub file: PathBuf,
     /// `key=value` overrides, read as extra lines after the file (last assignment wins).
@@ -69,11 +72,5 @@ fn dry_run(loaded: &rxl_config::Loaded) -> CmdResult {
 
 /// Creates the domain on a backend.
 fn create(args: &CreateArgs, loaded: &rxl_config::Loaded) -> CmdResult {
-    let name = loaded.config.name.as_deref().unwrap_or("?");
-    Err(format!(
-        "cannot create domain {name:?} from {}: no Xen or KVM backend is wired into `rxl create` \
-         yet; `rxl create --dry-run` checks the file and prints what would be created",
-        args.file.display()
-    )
-    .into())
+    super::domain::create(args, loaded)
 }

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod create;
 pub mod docs;
+pub mod domain;
 pub mod grub;
 pub mod host_check;
 pub mod xen;

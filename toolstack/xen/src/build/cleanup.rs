@@ -1,0 +1,66 @@
+//! The rollback guard: whatever a failed build created is undone, newest first.
+//!
+//! Event channels and grant entries live in the new domain's own tables, so destroying the
+//! domain frees them; the guard therefore tracks the domain, whether xenstored was told about
+//! it, and the xenstore subtrees written for it.
+
+use rxl_xenstore::client::Client;
+
+use super::xs_tree::{self, DomainFacts};
+use crate::ctl::Xen;
+
+/// What has been created so far.
+#[derive(Debug, Default)]
+pub struct Rollback {
+    domid: Option<u32>,
+    facts: Option<DomainFacts>,
+    introduced: bool,
+}
+
+impl Rollback {
+    /// Nothing created yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The domain exists.
+    pub fn created(&mut self, domid: u32) {
+        self.domid = Some(domid);
+    }
+
+    /// Its xenstore tree is (about to be) written.
+    pub fn wrote_tree(&mut self, facts: DomainFacts) {
+        self.facts = Some(facts);
+    }
+
+    /// xenstored knows the domain.
+    pub fn introduced(&mut self) {
+        self.introduced = true;
+    }
+
+    /// Undoes everything; returns the problems met (the build error stays the main error).
+    pub fn undo(self, xen: &Xen, xs: Option<&Client>) -> Vec<String> {
+        let mut problems = Vec::new();
+        let Some(domid) = self.domid else {
+            return problems;
+        };
+        if let Some(xs) = xs {
+            if self.introduced
+                && let Err(e) = xs.release(domid)
+            {
+                problems.push(format!("xenstore release of domain {domid}: {e}"));
+            }
+            if let Some(f) = &self.facts
+                && let Err(e) = xs_tree::remove(xs, f)
+            {
+                problems.push(format!(
+                    "removing the xenstore nodes of domain {domid}: {e}"
+                ));
+            }
+        }
+        if let Err(e) = xen.destroy_domain(domid) {
+            problems.push(format!("destroying domain {domid}: {e}"));
+        }
+        problems
+    }
+}

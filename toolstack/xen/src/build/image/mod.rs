@@ -1,0 +1,145 @@
+//! Kernel images: ELF `vmlinux`, or a bzImage whose compressed payload is one.
+
+pub mod bzimage;
+pub mod decompress;
+pub mod elf;
+
+pub use elf::{ElfKernel, XenNotes};
+
+/// Why a kernel or ramdisk could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// The file could not be read.
+    #[error(
+        "{what} {path}: {source} (check the path in the domain file; relative paths are \
+             taken from the current directory, as xl does)"
+    )]
+    Read {
+        /// "kernel" or "ramdisk".
+        what: &'static str,
+        /// The path.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Neither ELF nor bzImage.
+    #[error(
+        "kernel {path} is not a kernel: neither an ELF image nor a bzImage (first bytes \
+             {head}); give `kernel=` a vmlinux or vmlinuz"
+    )]
+    NotAKernel {
+        /// The path.
+        path: String,
+        /// Its first bytes in hex.
+        head: String,
+    },
+    /// An ELF image for another architecture.
+    #[error("kernel {what} is built for {found}, but Xen x86 guests need an x86_64 kernel")]
+    WrongArch {
+        /// The image.
+        what: String,
+        /// What it is built for.
+        found: String,
+    },
+    /// A malformed ELF image.
+    #[error("kernel {what}: malformed ELF: {why}")]
+    BadElf {
+        /// The image.
+        what: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// A malformed bzImage.
+    #[error("kernel {what}: malformed bzImage: {why}")]
+    BadBzImage {
+        /// The image.
+        what: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// The payload did not decompress.
+    #[error("kernel payload ({format}) does not decompress: {why}")]
+    Decompress {
+        /// The compression.
+        format: &'static str,
+        /// The decoder's message.
+        why: String,
+    },
+}
+
+/// Reads a file named by the domain config.
+pub fn read_file(what: &'static str, path: &str) -> Result<Vec<u8>, ImageError> {
+    std::fs::read(path).map_err(|source| ImageError::Read {
+        what,
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Loads a kernel: ELF as is, a bzImage through its decompressed ELF payload.
+pub fn load_kernel(path: &str) -> Result<ElfKernel, ImageError> {
+    let bytes = read_file("kernel", path)?;
+    kernel_from_bytes(bytes, path)
+}
+
+/// [`load_kernel`] on bytes already read.
+pub fn kernel_from_bytes(bytes: Vec<u8>, path: &str) -> Result<ElfKernel, ImageError> {
+    if elf::is_elf(&bytes) {
+        return ElfKernel::parse(bytes, path);
+    }
+    if bzimage::is_bzimage(&bytes) {
+        let (inner, c) = bzimage::payload(&bytes, path)?;
+        tracing::debug!(
+            kernel = path,
+            compression = c.name(),
+            size = inner.len(),
+            "bzImage payload"
+        );
+        return ElfKernel::parse(inner, &format!("{path} ({} payload)", c.name()));
+    }
+    let head = bytes
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Err(ImageError::NotAKernel {
+        path: path.to_owned(),
+        head: if head.is_empty() {
+            "none: the file is empty".into()
+        } else {
+            head
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn a_bzimage_yields_its_elf() {
+        let elf = elf::testelf::build(b"k", 0, &[], 62);
+        let mut e = xz2::write::XzEncoder::new(Vec::new(), 1);
+        e.write_all(&elf).expect("xz");
+        let img = bzimage::test_image(&e.finish().expect("xz"));
+        let k = kernel_from_bytes(img, "vmlinuz").expect("kernel");
+        assert_eq!(k.segments.len(), 1);
+    }
+
+    #[test]
+    fn text_is_not_a_kernel() {
+        let e = kernel_from_bytes(b"#!/bin/sh\n".to_vec(), "/boot/x").expect_err("text");
+        let s = e.to_string();
+        assert!(s.contains("not a kernel") && s.contains("23 21"), "{s}");
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let e = load_kernel("/nonexistent/vmlinuz").expect_err("missing");
+        assert!(e.to_string().contains("/nonexistent/vmlinuz"), "{e}");
+    }
+}

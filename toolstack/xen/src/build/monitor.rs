@@ -1,0 +1,171 @@
+//! The per-domain monitor: what xl's background child does after `xl create`. It waits on
+//! `@releaseDomain`, and when the guest shuts down carries out the configured action
+//! (`on_poweroff`, `on_reboot`, `on_watchdog`, `on_crash`, `on_soft_reset`).
+
+use std::time::Duration;
+
+use rxl_config::DomainConfig;
+use rxl_config::model::{Action, Actions};
+use rxl_xenstore::client::Client;
+
+use super::error::{BuildError, at, xs_at};
+use crate::control::Control;
+use crate::ctl::domain::ShutdownReason;
+use crate::error::XenError;
+
+/// The action configured for a shutdown reason, with xl's defaults (restart on reboot,
+/// soft-reset on soft reset, destroy otherwise). `None` for a suspend, which is not an end.
+pub fn action_for(reason: ShutdownReason, a: &Actions) -> Option<Action> {
+    Some(match reason {
+        ShutdownReason::Poweroff => a.on_poweroff.unwrap_or(Action::Destroy),
+        ShutdownReason::Reboot => a.on_reboot.unwrap_or(Action::Restart),
+        ShutdownReason::Crash => a.on_crash.unwrap_or(Action::Destroy),
+        ShutdownReason::Watchdog => a.on_watchdog.unwrap_or(Action::Destroy),
+        ShutdownReason::SoftReset => a.on_soft_reset.unwrap_or(Action::SoftReset),
+        ShutdownReason::Suspend => return None,
+        ShutdownReason::Unknown(_) => a.on_crash.unwrap_or(Action::Destroy),
+    })
+}
+
+/// What happens to the domain, once core dumps and soft reset (which rxl does not do) are
+/// mapped to their nearest supported action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Destroy it; the monitor ends.
+    Destroy,
+    /// Leave it as it is; the monitor ends.
+    Preserve,
+    /// Destroy it and build it again.
+    Restart,
+    /// Rename it (`<name>-<time>`), keep it, and build a new one.
+    RenameRestart,
+}
+
+/// Maps an action to a step; the second value is a warning for actions rxl approximates.
+pub fn step_for(a: Action) -> (Step, Option<&'static str>) {
+    match a {
+        Action::Destroy => (Step::Destroy, None),
+        Action::Preserve => (Step::Preserve, None),
+        Action::Restart => (Step::Restart, None),
+        Action::RenameRestart => (Step::RenameRestart, None),
+        Action::CoredumpDestroy => (
+            Step::Destroy,
+            Some("core dumps are not supported; destroying without one"),
+        ),
+        Action::CoredumpRestart => (
+            Step::Restart,
+            Some("core dumps are not supported; restarting without one"),
+        ),
+        Action::SoftReset => (
+            Step::Restart,
+            Some("soft reset is not supported; restarting instead"),
+        ),
+    }
+}
+
+/// Watches domain `domid` built from `cfg` until the monitor's job ends (the domain is
+/// destroyed or preserved). Restarts rebuild from `cfg` and keep watching the new domain.
+pub fn run(ctl: &Control, cfg: &DomainConfig, mut domid: u32) -> Result<(), BuildError> {
+    let xs = Client::open().map_err(xs_at("monitor: connecting to xenstore"))?;
+    let events = xs
+        .watch("@releaseDomain", "rxl-monitor")
+        .map_err(xs_at("monitor: watching @releaseDomain"))?;
+    loop {
+        let info = match ctl.xen().domain_info(domid) {
+            Err(XenError::NoSuchDomain(_)) => {
+                tracing::info!(domid, "domain is gone; monitor ends");
+                return Ok(());
+            }
+            other => other.map_err(at("monitor: reading the domain state"))?,
+        };
+        if info.dying {
+            tracing::info!(domid, "domain is being destroyed; monitor ends");
+            return Ok(());
+        }
+        if let Some(reason) = info.shutdown
+            && let Some(action) = action_for(reason, &cfg.actions)
+        {
+            let (step, warning) = step_for(action);
+            if let Some(w) = warning {
+                tracing::warn!(domid, "{w}");
+            }
+            tracing::info!(domid, ?reason, ?step, "domain shut down");
+            match step {
+                Step::Preserve => return Ok(()),
+                Step::Destroy => {
+                    ctl.destroy(domid).map_err(at("monitor: destroying"))?;
+                    return Ok(());
+                }
+                Step::Restart => {
+                    ctl.destroy(domid)
+                        .map_err(at("monitor: destroying before the restart"))?;
+                    domid = super::create(ctl, cfg, false)?.domid;
+                    tracing::info!(domid, "restarted");
+                }
+                Step::RenameRestart => {
+                    rename_preserved(ctl, domid, cfg.name.as_deref().unwrap_or("domain"))?;
+                    domid = super::create(ctl, cfg, false)?.domid;
+                    tracing::info!(domid, "restarted; the old domain is kept under a new name");
+                }
+            }
+            continue;
+        }
+        // Wake on any domain's release, and every few seconds anyway (a missed event must not
+        // leave a dead guest behind).
+        let _ = events.recv_timeout(Duration::from_secs(5));
+    }
+}
+
+/// Renames the shut-down domain `<name>-<YYYYmmddTHHMMSS>`, as xl's `preserve_domain` does.
+fn rename_preserved(ctl: &Control, domid: u32, name: &str) -> Result<(), BuildError> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let new = format!("{name}-{secs}");
+    ctl.with_store(|s| {
+        s.write(&format!("/local/domain/{domid}/name"), &new)?;
+        if let Some(vm) = s.read(&format!("/local/domain/{domid}/vm"))? {
+            s.write(&format!("{vm}/name"), &new)?;
+        }
+        Ok(())
+    })
+    .map_err(at("monitor: renaming the old domain"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_xl() {
+        let a = Actions::default();
+        assert_eq!(
+            action_for(ShutdownReason::Poweroff, &a),
+            Some(Action::Destroy)
+        );
+        assert_eq!(
+            action_for(ShutdownReason::Reboot, &a),
+            Some(Action::Restart)
+        );
+        assert_eq!(action_for(ShutdownReason::Crash, &a), Some(Action::Destroy));
+        assert_eq!(action_for(ShutdownReason::Suspend, &a), None);
+    }
+
+    #[test]
+    fn configured_actions_win() {
+        let a = Actions {
+            on_crash: Some(Action::Preserve),
+            on_reboot: Some(Action::RenameRestart),
+            ..Default::default()
+        };
+        assert_eq!(
+            action_for(ShutdownReason::Crash, &a),
+            Some(Action::Preserve)
+        );
+        assert_eq!(step_for(Action::RenameRestart).0, Step::RenameRestart);
+        let (s, w) = step_for(Action::CoredumpDestroy);
+        assert_eq!(s, Step::Destroy);
+        assert!(w.is_some());
+    }
+}
