@@ -18,7 +18,8 @@
 #   lab.sh boot       grub-mkrescue ISO with that grub.cfg, Xen, the dom0 kernel and a busybox
 #                     initramfs (with rxl inside); QEMU TCG boots it until dom0 prints its memory,
 #                     which must equal the dom0_mem rxl set; rxl in dom0 must agree
-#   lab.sh all        all four
+#   lab.sh boot-uefi  the same ISO under UEFI (OVMF, q35): same checks, plus the EFI-only Xen options
+#   lab.sh all        all five
 # Needs root (mount namespaces, chroot). Env: RXL (the rxl binary, required), WORK (scratch,
 # default /tmp/rxl-grub-lab), DOM0_MEM (default 384M), QEMU_TIMEOUT (default 900 s).
 set -euo pipefail
@@ -279,7 +280,7 @@ initramfs() { # initramfs OUT: busybox, /init, and rxl with its libraries and th
   (cd "$d" && find . | cpio -o -H newc --quiet | gzip -1) >"$1"
 }
 
-boot() {
+iso() { # the BIOS+UEFI ISO: the unmodified grub.cfg, Xen, the dom0 kernel and initramfs
   [ -f "$WORK/out/grub.cfg" ] || mkconfig
   local K; K=$(kver)
   local d=$WORK/iso; rm -rf "$d"; mkdir -p "$d/tree/boot/grub"
@@ -288,42 +289,80 @@ boot() {
   initramfs "$d/tree/boot/initrd.img-$K"
   grub-mkrescue -o "$d/lab.iso" "$d/tree" -- -volume_date uuid "$ISO_DATE" >"$d/mkrescue.log" 2>&1 \
     || { cat "$d/mkrescue.log"; fail "grub-mkrescue"; }
+  if [ -d /usr/lib/grub/x86_64-efi ]; then touch "$d/has-efi"; fi   # grub-mkrescue added EFI boot
+}
+
+wait_for_qemu() { # never two QEMU TCG runs at once on this machine
   local waited=0
-  while pgrep -f qemu-system >/dev/null; do  # never two QEMU TCG runs at once on this machine
+  while pgrep -f qemu-system >/dev/null; do
     [ $waited -eq 0 ] && log "another QEMU is running; waiting for it to finish"
     sleep 5; waited=$((waited + 5))
     [ $waited -lt 1800 ] || fail "another QEMU kept running for 30 minutes"
   done
-  log "booting the ISO in QEMU (TCG, -cpu max, -nic none)"
+}
+
+# run_qemu bios|uefi: boots the ISO until dom0 reboots (Xen resets; -no-reboot ends QEMU).
+run_qemu() {
+  local d=$WORK/iso mode=$1 machine fw=()
+  case $mode in
+    bios) machine=pc ;;
+    uefi) machine=q35
+          cp /usr/share/OVMF/OVMF_VARS_4M.fd "$d/OVMF_VARS.fd"
+          fw=(-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd
+              -drive "if=pflash,format=raw,file=$d/OVMF_VARS.fd") ;;
+  esac
+  wait_for_qemu
+  log "booting the ISO in QEMU ($mode, TCG, -cpu max, -nic none)"
   local t0=$(date +%s) rc=0
-  timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -machine pc,accel=tcg -cpu max -m 1024 -smp 1 \
-    -nic none -display none -monitor none -serial "file:$d/serial.log" -no-reboot \
+  timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -machine "$machine,accel=tcg" -cpu max -m 1024 -smp 1 \
+    "${fw[@]}" -nic none -display none -monitor none -serial "file:$d/serial-$mode.log" -no-reboot \
     -cdrom "$d/lab.iso" -boot d || rc=$?
-  log "QEMU exited rc=$rc after $(( $(date +%s) - t0 )) s"
-  tr -d '\r' <"$d/serial.log" >"$d/serial.txt"
-  grep -a -E '\(XEN\) (Xen version|Command line)|RXL-' "$d/serial.txt" >&2 || true
-  expect "Xen got our arguments from GRUB" "$d/serial.txt" "\(XEN\) Command line: placeholder .*dom0_mem=${DOM0_MEM},max:${DOM0_MEM} smap=0"
-  expect "dom0 reached the initramfs" "$d/serial.txt" '^RXL-DOM0-MEM '
+  log "QEMU ($mode) exited rc=$rc after $(( $(date +%s) - t0 )) s"
+  tr -d '\r' <"$d/serial-$mode.log" >"$d/serial-$mode.txt"
+}
+
+# check_dom0 SERIAL: what the booted dom0 must show.
+check_dom0() {
+  local serial=$1
+  grep -a -E '\(XEN\) (Xen version|Command line)|RXL-' "$serial" >&2 || true
+  expect "Xen got our arguments from GRUB" "$serial" "\(XEN\) Command line: placeholder .*dom0_mem=${DOM0_MEM},max:${DOM0_MEM} smap=0"
+  expect "dom0 reached the initramfs" "$serial" '^RXL-DOM0-MEM '
   local want_kib cur tgt
   want_kib=$(( $(echo "$DOM0_MEM" | sed 's/M$//') * 1024 ))
-  cur=$(sed -n 's/^RXL-DOM0-MEM current_kb=\([0-9]*\).*/\1/p' "$d/serial.txt" | head -1)
-  tgt=$(sed -n 's/^RXL-DOM0-MEM .*target_kb=\([0-9]*\).*/\1/p' "$d/serial.txt" | head -1)
+  cur=$(sed -n 's/^RXL-DOM0-MEM current_kb=\([0-9]*\).*/\1/p' "$serial" | head -1)
+  tgt=$(sed -n 's/^RXL-DOM0-MEM .*target_kb=\([0-9]*\).*/\1/p' "$serial" | head -1)
   log "dom0 memory: balloon current ${cur} KiB, target ${tgt} KiB; rxl set ${want_kib} KiB"
   [ "$cur" = "$want_kib" ] || fail "dom0 has ${cur} KiB, rxl set dom0_mem=${DOM0_MEM} (${want_kib} KiB)"
   log "ok: dom0 memory equals the dom0_mem rxl set"
-  expect "rxl in dom0 sees a Xen dom0 whose memory matches" "$d/serial.txt" "^running system: +Xen dom0, dom0 memory ${DOM0_MEM%M} MiB = configured dom0_mem"
+  expect "rxl in dom0 sees a Xen dom0 whose memory matches" "$serial" "^running system: +Xen dom0, dom0 memory ${DOM0_MEM%M} MiB = configured dom0_mem"
   # Host RAM under Xen: dom0's MemTotal is only dom0's share, so rxl must ask Xen (physinfo).
   # QEMU gives the host 1024 MiB: 2G must be refused naming ~1 GiB, 768M (twice dom0's memory)
   # accepted; checking against MemTotal would refuse it.
   local memtotal host_mib
-  memtotal=$(sed -n 's/^RXL-DOM0-MEM .*memtotal_kb=\([0-9]*\).*/\1/p' "$d/serial.txt" | head -1)
+  memtotal=$(sed -n 's/^RXL-DOM0-MEM .*memtotal_kb=\([0-9]*\).*/\1/p' "$serial" | head -1)
   [ "${memtotal:-0}" -lt $((768 * 1024)) ] || fail "dom0 MemTotal ${memtotal} KiB is not below 768M; the check proves nothing"
-  expect "dom0: 2G refused against the host's RAM" "$d/serial.txt" "^RXL-HOSTMEM-2G rc=[1-9].*more than the host's memory \\([0-9]+ MiB\\)"
-  host_mib=$(sed -n "s/^RXL-HOSTMEM-2G .*more than the host's memory (\([0-9]*\) MiB).*/\1/p" "$d/serial.txt" | head -1)
+  expect "dom0: 2G refused against the host's RAM" "$serial" "^RXL-HOSTMEM-2G rc=[1-9].*more than the host's memory \\([0-9]+ MiB\\)"
+  host_mib=$(sed -n "s/^RXL-HOSTMEM-2G .*more than the host's memory (\([0-9]*\) MiB).*/\1/p" "$serial" | head -1)
   [ "$host_mib" -gt 900 ] && [ "$host_mib" -le 1024 ] || fail "host memory from physinfo is ${host_mib} MiB, QEMU has 1024"
-  expect "dom0: 768M accepted (host RAM from physinfo, not dom0's MemTotal)" "$d/serial.txt" '^RXL-HOSTMEM-768M rc=0 '
-  grep -a '^RXL-HOSTMEM-768M' "$d/serial.txt" | grep -q "memory is unknown" && fail "rxl in dom0 could not ask Xen for the host's memory"
+  expect "dom0: 768M accepted (host RAM from physinfo, not dom0's MemTotal)" "$serial" '^RXL-HOSTMEM-768M rc=0 '
+  grep -a '^RXL-HOSTMEM-768M' "$serial" | grep -q "memory is unknown" && fail "rxl in dom0 could not ask Xen for the host's memory"
   log "ok: in dom0 (MemTotal ${memtotal} KiB) rxl took the host's RAM from Xen: ${host_mib} MiB"
+}
+
+
+boot() { iso; run_qemu bios; check_dom0 "$WORK/iso/serial-bios.txt"; }
+
+# UEFI: the same ISO and grub.cfg under OVMF (q35). 20_linux_xen adds `no-real-mode edd=off` to
+# Xen's command line on EFI; the rest must be identical.
+boot_uefi() {
+  [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || fail "OVMF is not installed (package ovmf)"
+  [ -d /usr/lib/grub/x86_64-efi ] || fail "grub-efi-amd64-bin is not installed: the ISO would not boot on UEFI"
+  [ -f "$WORK/iso/has-efi" ] || iso
+  run_qemu uefi
+  local serial=$WORK/iso/serial-uefi.txt
+  expect "UEFI: GRUB passed the EFI-only Xen options" "$serial" '\(XEN\) Command line: placeholder .* no-real-mode edd=off'
+  expect "UEFI: Xen got the EFI memory map (booted through EFI)" "$serial" '^\(XEN\) EFI RAM map:'
+  check_dom0 "$serial"
 }
 
 case "${1:-all}" in
@@ -333,6 +372,7 @@ case "${1:-all}" in
   rhel) rhel ;;
   _rhel_inner) rhel_inner ;;
   boot) boot ;;
-  all) fetch; mkconfig; rhel; boot ;;
-  *) sed -n '2,26p' "$0"; exit 2 ;;
+  boot-uefi) boot_uefi ;;
+  all) fetch; mkconfig; rhel; boot; boot_uefi ;;
+  *) sed -n '2,27p' "$0"; exit 2 ;;
 esac
