@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use rxl_xenstore::client::Client;
 
 /// The daemon process, its temporary directory (kept alive) and socket.
+static GAVE_UP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 struct Daemon(Child, #[allow(dead_code)] tempfile::TempDir, PathBuf);
 
 impl Drop for Daemon {
@@ -45,15 +47,20 @@ fn op(c: &Client, kind: &str, me: usize, i: u64) {
             .write(&format!("/bench/w{me}"), i.to_string().as_bytes())
             .unwrap(),
         "directory" => drop(c.directory("/bench/dir").unwrap()),
-        "transaction" => c
-            .transaction(|t| {
+        "transaction" => {
+            // Giving up after MAX_RETRIES conflicts is a legitimate outcome under heavy
+            // contention; it is counted, not fatal.
+            let r = c.transaction(|t| {
                 let v: u64 = String::from_utf8(t.read("/bench/counter")?)
                     .unwrap()
                     .parse()
                     .unwrap();
                 t.write("/bench/counter", (v + 1).to_string().as_bytes())
-            })
-            .unwrap(),
+            });
+            if r.is_err() {
+                GAVE_UP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         "mixed" => match i % 10 {
             0..=5 => drop(c.read("/bench/key").unwrap()),
             6..=7 => c.write(&format!("/bench/w{me}"), b"v").unwrap(),
@@ -134,8 +141,9 @@ fn main() {
         }
     }
     let counter = String::from_utf8(c.read("/bench/counter").unwrap()).unwrap();
+    let gave_up = GAVE_UP.load(std::sync::atomic::Ordering::Relaxed);
     println!(
-        "(transaction counter after the run: {counter}; every increment committed exactly once)"
+        "(transaction counter after the run: {counter}; transactions given up after 1000 conflicts: {gave_up})"
     );
     println!();
     println!("## Process per operation (tool start-up included), 200 runs each");

@@ -335,12 +335,15 @@ impl Client {
     }
 
     /// Runs `f` in a transaction and commits, retrying the whole closure on `EAGAIN`
-    /// (up to [`MAX_RETRIES`] times). An error from `f` aborts the transaction.
+    /// (up to [`MAX_RETRIES`] times, with a randomised, growing pause from the third
+    /// attempt so clients fighting over one node stop colliding). An error from `f`
+    /// aborts the transaction.
     pub fn transaction<T>(
         &self,
         mut f: impl FnMut(&Transaction<'_>) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
-        for _ in 0..MAX_RETRIES {
+        for attempt in 0..MAX_RETRIES {
+            txn::backoff(attempt);
             let tx = self.transaction_start()?;
             let out = match f(&tx) {
                 Ok(v) => v,

@@ -1,12 +1,28 @@
 //! Transaction handles.
 
 use std::cell::Cell;
+use std::hash::{BuildHasher, Hasher};
+use std::time::Duration;
 
 use super::{Client, ClientError};
 use crate::wire::{Perms, Request};
 
 /// How often [`Client::transaction`] retries a conflicting transaction.
 pub const MAX_RETRIES: usize = 1000;
+
+/// Pause before retry `attempt` (0-based): none for the first two, then a random time
+/// below a window doubling from 25 µs up to 10 ms. Randomness from std's per-instance
+/// hash keys (no dependency needed for jitter).
+pub(crate) fn backoff(attempt: usize) {
+    if attempt < 2 {
+        return;
+    }
+    let window = (25u64 << (attempt - 2).min(9)).min(10_000);
+    let r = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    std::thread::sleep(Duration::from_micros(1 + r % window));
+}
 
 /// An open transaction; aborted on drop unless committed.
 pub struct Transaction<'a> {
