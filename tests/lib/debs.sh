@@ -17,7 +17,8 @@ while read -r line; do
   [ -n "$line" ] || continue
   name=${line%%=*} ver=${line#*=}
   # apt names files name_VERSION_arch.deb with the epoch colon written as %3a
-  f=$(ls "$cache/${name}_${ver//:/%3a}_"*.deb 2>/dev/null | head -1 || true)
+  f=""
+  for c in "$cache/${name}_${ver//:/%3a}_"*.deb; do [ -e "$c" ] && { f=$c; break; }; done
   if [ -z "$f" ]; then
     if ! (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$name=$ver" >/dev/null 2>&1); then
       real=$name
@@ -29,10 +30,11 @@ while read -r line; do
         || { echo "debs: cannot download $real" >&2; exit 1; }
       name=$real
     fi
-    f=$(ls -t "$cache/${name}_"*.deb | head -1)
+    f=$(find "$cache" -maxdepth 1 -name "${name}_*.deb" -printf '%T@ %p\n' | sort -rn | head -1 | cut -d' ' -f2-)
   fi
   files+=("$f")
 done < "$list"
 rm -rf "$dest"; mkdir -p "$dest"
 for f in "${files[@]}"; do dpkg -x "$f" "$dest"; done
+# shellcheck disable=SC2016 # dpkg-deb's own ${field} syntax
 for f in "${files[@]}"; do dpkg-deb --show --showformat='${Package}=${Version}\n' "$f"; done > "$dest/.versions"
