@@ -29,5 +29,30 @@ run() { # $1 = scenario name, $2 = expected exit reason, rest = extra kernel arg
 }
 run poweroff poweroff rxl.end=poweroff
 run reboot reboot reboot=k rxl.end=reboot
+
+# Optional side-by-side timing against QEMU microvm (same kernel, initramfs, disk, NIC on
+# br0): seconds from VMM start to the guest's L2-UP marker and to VMM exit, from L1's clock.
+up() { cut -d' ' -f1 /proc/uptime; }
+timed() { # $1 = label, rest = command; the guest powers off at the end
+  label=$1; shift
+  t0=$(up)
+  "$@" 2>&1 | while IFS= read -r line; do
+    case $line in *L2-UP*) say "BENCH-MARK $label $(awk -v a="$t0" -v b="$(up)" 'BEGIN{printf "%.2f", b-a}')";; esac
+  done
+  say "BENCH-EXIT $label $(awk -v a="$t0" -v b="$(up)" 'BEGIN{printf "%.2f", b-a}')"
+}
+if [ -x /usr/bin/qemu-system-x86_64 ]; then
+  args="console=ttyS0 panic=-1 $(cat /lab/append) rxl.end=poweroff"
+  for i in 1 2 3; do
+    timed rxl-kvm /lab/rxl-kvm --name bench --kernel /lab/vmlinuz --initrd /lab/l2.cpio.gz \
+      --memory 256 --disk /lab/disk.img,ro --nic bridge=br0 --cmdline "$args"
+    (for _ in $(seq 100); do brctl addif br0 qtap0 2>/dev/null && ip link set qtap0 up && break; sleep 0.1; done) &
+    timed qemu-microvm qemu-system-x86_64 -M microvm,rtc=on -enable-kvm -cpu host -m 256 -smp 1 \
+      -nographic -nodefaults -no-reboot -serial stdio -L /usr/share/qemu \
+      -kernel /lab/vmlinuz -initrd /lab/l2.cpio.gz -append "$args" \
+      -drive file=/lab/disk.img,if=none,id=d0,format=raw,readonly=on -device virtio-blk-device,drive=d0 \
+      -netdev tap,id=n0,ifname=qtap0,script=no,downscript=no -device virtio-net-device,netdev=n0
+  done
+fi
 say "DONE rc=$rc"
 poweroff -f

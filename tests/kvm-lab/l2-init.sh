@@ -23,6 +23,9 @@ else
   mark "L2-NO-ETH0"
 fi
 case " $(cat /proc/cmdline) " in *" rxl.debug "*)
+  echo "<3>L2-DEBUG consoles: $(cat /proc/consoles) stdout: $(ls -l /proc/self/fd/1)" > /dev/kmsg
+  (echo "L2-DEBUG-DIRECT-TTY" > /dev/ttyS0) &
+  sleep 1
   while read -r l; do echo "<3>L2-DEBUG $l" > /dev/kmsg; done < /proc/interrupts
   while read -r l; do echo "<3>L2-DEBUG $l" > /dev/kmsg; done < /proc/tty/driver/serial;;
 esac

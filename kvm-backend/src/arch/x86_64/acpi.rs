@@ -17,7 +17,7 @@ use acpi_tables::xsdt::XSDT;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use super::ArchError;
-use super::layout::{SHUTDOWN_PORT, VIRTIO_MMIO_SIZE};
+use super::layout::{COM1_IRQ, COM1_PORT, SHUTDOWN_PORT, VIRTIO_MMIO_SIZE};
 
 /// Where the RSDP goes: inside the BIOS area Linux scans when no pointer is passed.
 pub const RSDP_START: u64 = 0xe_0000;
@@ -45,6 +45,14 @@ fn dsdt(windows: &[VirtioWindow]) -> Sdt {
     let mut body = Vec::new();
     // \_S5: SLP_TYP for the FADT sleep control register.
     aml::Name::new("_S5_".into(), &aml::Package::new(vec![&SLP_TYP_S5])).to_aml_bytes(&mut body);
+    // COM1 must be an ACPI device too: on a hardware-reduced platform Linux has no legacy PIC
+    // and maps no ISA IRQs by itself, so the UART's IRQ 4 only works when _CRS names it.
+    let hid = aml::Name::new("_HID".into(), &aml::EISAName::new("PNP0501"));
+    let uid = aml::Name::new("_UID".into(), &aml::ZERO);
+    let io = aml::IO::new(COM1_PORT, COM1_PORT, 1, 8);
+    let irq = aml::Interrupt::new(true, true, false, false, COM1_IRQ);
+    let crs = aml::Name::new("_CRS".into(), &aml::ResourceTemplate::new(vec![&io, &irq]));
+    aml::Device::new("_SB_.COM1".into(), vec![&hid, &uid, &crs]).to_aml_bytes(&mut body);
     for (i, w) in windows.iter().enumerate() {
         let hid = aml::Name::new("_HID".into(), &"LNRO0005");
         let uid_val = i as u32;
@@ -180,6 +188,7 @@ mod tests {
         assert!(checksum_ok(&d));
         assert!(d.windows(8).any(|w| w == b"LNRO0005"));
         assert!(d.windows(4).any(|w| w == b"_S5_"));
+        assert!(d.windows(4).any(|w| w == b"COM1"));
         assert_eq!(
             u16::from_le_bytes([f[109], f[110]]),
             IAPC_NO_VGA | IAPC_NO_CMOS_RTC
