@@ -352,3 +352,93 @@ fn disconnect_drops_watches() {
         "unknown connection: ignored"
     );
 }
+
+#[test]
+fn values_near_2_pow_31_and_32_xsa420() {
+    let mut d = daemon();
+    for v in ["2147483647", "2147483648", "4294967295"] {
+        assert_eq!(
+            reply(&req(
+                &mut d,
+                0,
+                MsgType::SetQuota,
+                0,
+                &join_strings(["nodes", v])
+            )),
+            b"OK\0"
+        );
+        assert_eq!(
+            reply(&req(&mut d, 0, MsgType::GetQuota, 0, b"nodes\0")),
+            join_strings([v])
+        );
+    }
+    for bad in ["4294967296", "-1", "99999999999999999999"] {
+        assert_eq!(
+            reply(&req(
+                &mut d,
+                0,
+                MsgType::SetQuota,
+                0,
+                &join_strings(["nodes", bad])
+            )),
+            b"EINVAL\0",
+            "{bad}"
+        );
+    }
+    for bad in ["65536", "2147483648", "4294967296"] {
+        assert_eq!(
+            reply(&req(&mut d, 0, MsgType::Release, 0, &join_strings([bad]))),
+            b"EINVAL\0",
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        reply(&req(
+            &mut d,
+            0,
+            MsgType::DirectoryPart,
+            0,
+            b"/\x004294967295\x00"
+        )),
+        b"EINVAL\0"
+    );
+    assert_eq!(
+        reply(&req(
+            &mut d,
+            0,
+            MsgType::DirectoryPart,
+            0,
+            b"/\x004294967296\x00"
+        )),
+        b"EINVAL\0"
+    );
+}
+
+#[test]
+fn watch_count_stays_within_quota_after_re_registration_xsa512() {
+    let mut q = Quotas::default();
+    q.set(None, "watches", 4);
+    let mut d = Daemon::new(q);
+    d.connect(5, 5, false);
+    for round in 0..500 {
+        let w = join_strings([format!("w{}", round % 7), "t".to_string()]);
+        assert_eq!(reply(&req(&mut d, 5, MsgType::Watch, 0, &w)), b"OK\0");
+        assert_eq!(reply(&req(&mut d, 5, MsgType::Unwatch, 0, &w)), b"OK\0");
+    }
+    for i in 0..4 {
+        assert_eq!(
+            reply(&req(
+                &mut d,
+                5,
+                MsgType::Watch,
+                0,
+                &join_strings([format!("k{i}"), "t".into()])
+            )),
+            b"OK\0"
+        );
+    }
+    assert_eq!(
+        reply(&req(&mut d, 5, MsgType::Watch, 0, b"k9\0t\0")),
+        b"E2BIG\0"
+    );
+}
