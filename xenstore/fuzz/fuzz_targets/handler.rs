@@ -26,7 +26,9 @@ fuzz_target!(|data: &[u8]| {
         let len = (rest[3] as usize).min(rest.len() - 4);
         let payload = rest[4..4 + len].to_vec();
         rest = &rest[4 + len..];
-        let Ok(msg) = Message::new(ty, 9, tx, payload) else { continue };
+        let Ok(msg) = Message::new(ty, 9, tx, payload) else {
+            continue;
+        };
         let fx = d.handle(conn, &msg);
         match fx.first() {
             Some(Effect::Send(to, reply)) => {
