@@ -2,7 +2,7 @@
    (the Xen/PVH boot ABI). It prints over COM1, probes an MMIO hole, reads sector 0 of the
    first virtio-mmio block device through a split virtqueue and prints a checksum, then
    powers off (0x600 = ACPI S5; 0xf4 first for QEMU's debug-exit), or, when the command line
-   contains "reboot", pulses the i8042 reset line, or with "spin" runs forever; "quiet" prints only GUEST-UP and powers off (benchmarks). Assembled as 32-bit code in an ELF64 file
+   contains "reboot", pulses the i8042 reset line, with "spin" runs forever, with "echo" waits for one byte of console input and prints it; "quiet" prints only GUEST-UP and powers off (benchmarks). Assembled as 32-bit code in an ELF64 file
    (linux-loader loads ELF64 only). */
 #include "common.inc"
 .set VIRTIO_BASE, 0xd0000000
@@ -130,7 +130,28 @@ virtio_blk_read:
     jmp puts
 
 shutdown_or_reboot:
-    mov $s_spin, %edi
+    mov $s_echo, %edi                   /* "echo": wait for one byte on COM1, print it */
+    mov $4, %ecx
+    call cmdline_has
+    jne 2f
+    mov $s_waiting, %esi
+    call puts
+    mov $COM1+5, %dx
+1:  pause
+    in %dx, %al                         /* LSR bit 0: data ready */
+    test $1, %al
+    jz 1b
+    mov $COM1, %dx
+    in %dx, %al
+    mov %al, %bl
+    mov $s_got, %esi
+    call puts
+    mov %bl, %al
+    mov $COM1, %dx
+    out %al, %dx
+    call newline
+    jmp .Lpoweroff
+2:  mov $s_spin, %edi
     mov $4, %ecx
     call cmdline_has
     je .Lspin
@@ -226,6 +247,9 @@ s_no_virtio:   .asciz "VIRTIO-BLK=absent\n"
 s_virtio_fail: .asciz "VIRTIO-BLK=failed\n"
 s_reboot:      .ascii "reboot"
 s_spin:        .ascii "spin"
+s_echo:        .ascii "echo"
+s_waiting:     .asciz "RXL-GUEST: waiting for input\n"
+s_got:         .asciz "ECHO="
 s_quiet:       .ascii "quiet"
 s_up:          .asciz "GUEST-UP\n"
 s_spinning:    .asciz "RXL-GUEST: spinning\n"

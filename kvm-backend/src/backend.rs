@@ -7,6 +7,8 @@ use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rxl_config::DomainConfig;
@@ -230,8 +232,21 @@ impl KvmBackend {
         result
     }
 
-    /// Follows the console log of `id` until its VMM exits (output only; Ctrl-C detaches).
-    pub fn follow_console(&self, id: DomainId, out: &mut dyn Write) -> Result<(), BackendError> {
+    /// Types `bytes` into the guest's serial console.
+    pub fn send_input(&self, id: DomainId, bytes: &[u8]) -> Result<(), BackendError> {
+        self.request(
+            id,
+            &format!("input {}", crate::control::server::encode_hex(bytes)),
+        )
+    }
+
+    /// Follows the console log of `id` until its VMM exits or `detach` is set.
+    pub fn follow_console(
+        &self,
+        id: DomainId,
+        out: &mut dyn Write,
+        detach: &AtomicBool,
+    ) -> Result<(), BackendError> {
         let rec = self.record(id)?;
         let path = self.run.console_path(rec.id);
         let mut file = File::open(&path).map_err(|source| KvmBackendError::Io {
@@ -246,11 +261,42 @@ impl KvmBackend {
                 let _ = out.flush();
                 continue;
             }
-            if !vmm_alive(rec.pid) {
+            if !vmm_alive(rec.pid) || detach.load(Ordering::Relaxed) {
                 return Ok(());
             }
             // At EOF: a later read returns whatever the VMM appended meanwhile.
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Puts the controlling terminal in raw mode for the console and restores it on drop; does
+/// nothing when stdin is not a terminal.
+struct RawTerminal(Option<libc::termios>);
+
+impl RawTerminal {
+    fn enter() -> RawTerminal {
+        // SAFETY: termios is plain data; tcgetattr fills it or fails without touching memory
+        // we rely on.
+        let mut old: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: fd 0 and a valid termios pointer.
+        if unsafe { libc::tcgetattr(0, &mut old) } != 0 {
+            return RawTerminal(None);
+        }
+        let mut raw = old;
+        // SAFETY: cfmakeraw only edits the struct it is given.
+        unsafe { libc::cfmakeraw(&mut raw) };
+        // SAFETY: fd 0 and a valid termios pointer.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &raw) };
+        RawTerminal(Some(old))
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        if let Some(old) = &self.0 {
+            // SAFETY: restoring the attributes read in `enter` on fd 0.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, old) };
         }
     }
 }
@@ -400,6 +446,29 @@ impl Backend for KvmBackend {
     }
 
     fn console(&self, id: DomainId) -> Result<(), BackendError> {
-        self.follow_console(id, &mut std::io::stdout())
+        // Keystrokes go to the guest's UART; Ctrl-] detaches, as with xl and virsh.
+        const DETACH: u8 = 0x1d;
+        let _raw = RawTerminal::enter();
+        let detach = Arc::new(AtomicBool::new(false));
+        let (me, flag) = (self.clone(), detach.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            let mut stdin = std::io::stdin();
+            while let Ok(n) = stdin.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let chunk = &buf[..n];
+                if let Some(pos) = chunk.iter().position(|b| *b == DETACH) {
+                    let _ = me.send_input(id, &chunk[..pos]);
+                    break;
+                }
+                if me.send_input(id, chunk).is_err() {
+                    break;
+                }
+            }
+            flag.store(true, Ordering::Relaxed);
+        });
+        self.follow_console(id, &mut std::io::stdout(), &detach)
     }
 }

@@ -169,6 +169,9 @@ fn boot_loop(
         let built = console()
             .map_err(|e| format!("console: {e}"))
             .and_then(|out| Vmm::from_spec(spec, out, control.clone()).map_err(|e| e.to_string()));
+        if let (Some(s), Ok((vmm, _))) = (sup, &built) {
+            s.set_devices(vmm.devices());
+        }
         let built = built.and_then(|(vmm, loaded)| match ready.take() {
             Some(f) => f().map(|()| (vmm, loaded)),
             None => Ok((vmm, loaded)),

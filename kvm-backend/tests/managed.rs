@@ -220,3 +220,38 @@ fn an_xl_cfg_boots_through_the_backend_trait() {
     assert!(err.contains("type=\"hvm\""), "{err}");
     assert!(b.list().unwrap().is_empty());
 }
+
+#[test]
+fn console_input_reaches_the_guest_uart() {
+    require_kvm!();
+    let (_d, b) = backend();
+    let id = b
+        .create_spec(&spec("typist", "echo"), &CreateOptions::default())
+        .unwrap();
+    wait_for("the guest to wait for input", || {
+        console(&b, id).contains("waiting for input")
+    });
+    b.send_input(id, b"Z").unwrap();
+    wait_for("the VMM to exit", || b.list().unwrap().is_empty());
+    let err = b.send_input(id, b"Z").unwrap_err();
+    assert!(matches!(err, BackendError::NoSuchDomain(_)), "{err}");
+}
+
+#[test]
+fn follow_console_returns_when_the_vmm_exits() {
+    require_kvm!();
+    let (_d, b) = backend();
+    let mut s = spec("follow", "");
+    s.on_poweroff = Action::Preserve;
+    let id = b.create_spec(&s, &CreateOptions::default()).unwrap();
+    wait_for("shutdown", || {
+        b.info(id)
+            .map(|i| i.phase == Phase::Shutdown)
+            .unwrap_or(false)
+    });
+    let detach = std::sync::atomic::AtomicBool::new(true);
+    let mut out = Vec::new();
+    b.follow_console(id, &mut out, &detach).unwrap();
+    assert!(String::from_utf8_lossy(&out).contains("RXL-GUEST: power off"));
+    b.destroy(id).unwrap();
+}

@@ -7,16 +7,18 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{Phase, Reply, VmInfo};
+use crate::devices::Devices;
 use crate::rundir::VmRecord;
 use crate::runstate::{ExitReason, RunControl};
 
 /// How long `pause` waits for every vCPU to park.
 const PAUSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest request line accepted.
-const MAX_REQUEST: usize = 256;
+const MAX_REQUEST: usize = 8192;
 
 struct State {
     control: Option<Arc<RunControl>>,
+    devices: Option<Arc<Devices>>,
     phase: Phase,
     boots: u32,
     last_exit: Option<ExitReason>,
@@ -41,6 +43,7 @@ impl Supervisor {
             started: Instant::now(),
             state: Mutex::new(State {
                 control: None,
+                devices: None,
                 phase: Phase::Booting,
                 boots: 0,
                 last_exit: None,
@@ -69,6 +72,30 @@ impl Supervisor {
         s.control = Some(control);
         s.boots += 1;
         true
+    }
+
+    /// Gives the control server the built VM's devices (console input goes to its UART).
+    pub fn set_devices(&self, devices: Arc<Devices>) {
+        self.lock().devices = Some(devices);
+    }
+
+    fn input(&self, hex: &str) -> Result<(), String> {
+        let bytes = decode_hex(hex.trim())
+            .ok_or_else(|| "input: expected an even number of hex digits".to_string())?;
+        let devices = self
+            .lock()
+            .devices
+            .clone()
+            .ok_or("the domain has no console yet")?;
+        let mut serial = devices.serial.lock().unwrap_or_else(|e| e.into_inner());
+        let taken = serial.enqueue_input(&bytes);
+        if taken < bytes.len() {
+            return Err(format!(
+                "the guest's UART FIFO is full ({taken} of {} bytes taken); retry",
+                bytes.len()
+            ));
+        }
+        Ok(())
     }
 
     /// Called when a boot ended.
@@ -168,13 +195,14 @@ impl Supervisor {
                 self.destroy();
                 Ok(())
             }
+            r if r.starts_with("input ") => self.input(&r["input ".len()..]),
             "shutdown" | "reboot" => Err(
                 "this guest has no ACPI power button on the KVM backend; the guest must power \
                  off or reboot itself (or use `rxl destroy`)"
                     .into(),
             ),
             other => Err(format!(
-                "unknown request '{}' (expected info, pause, resume, destroy, shutdown, reboot)",
+                "unknown request '{}' (expected info, pause, resume, destroy, shutdown, reboot, input HEX)",
                 other.chars().take(32).collect::<String>()
             )),
         };
@@ -191,6 +219,21 @@ impl Supervisor {
             },
         }
     }
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .collect()
+}
+
+/// Hex encoding for `input` requests.
+pub fn encode_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Accepts connections on `listener` forever, one request per connection.
@@ -242,6 +285,16 @@ mod tests {
         let r = s.handle("frobnicate");
         assert!(!r.ok && r.error.unwrap().contains("unknown request 'frobnicate'"));
         assert_eq!(s.handle("info").info.unwrap().phase, Phase::Booting);
+    }
+
+    #[test]
+    fn input_needs_hex_and_a_console() {
+        let s = sup();
+        let r = s.handle("input 4");
+        assert!(r.error.unwrap().contains("hex digits"));
+        let r = s.handle("input 41");
+        assert!(r.error.unwrap().contains("no console yet"));
+        assert_eq!(decode_hex(&encode_hex(b"A\x1d")).unwrap(), b"A\x1d");
     }
 
     #[test]
