@@ -366,3 +366,31 @@ fn entry_path(e: &Entry) -> String {
     parts.push(e.title.clone());
     parts.join(">")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_entry_paths_and_native_entries() {
+        let cfg = GrubCfg::parse(
+            "menuentry 'Rocky Linux GNU/Linux, with Linux 6.1' --class gnu {\n\tlinux /vmlinuz-6.1 root=/dev/vda1\n}\n\
+             submenu 'Advanced' $menuentry_id_option 'adv' {\n\
+             \tmenuentry 'Rocky Linux GNU/Linux, with Xen 4.17 and Linux 6.1' {\n\
+             \t\tmultiboot2 /boot/xen-4.17.gz placeholder dom0_mem=1G\n\t\tmodule2 /boot/vmlinuz-6.1 placeholder\n\t}\n}\n",
+        );
+        let native = &cfg.entries[0];
+        let xen = &cfg.entries[1];
+        assert!(loads_linux(native) && !loads_linux(xen));
+        assert_eq!(entry_path(native), "Rocky Linux GNU/Linux, with Linux 6.1");
+        let path = entry_path(xen);
+        assert_eq!(
+            path,
+            "Advanced>Rocky Linux GNU/Linux, with Xen 4.17 and Linux 6.1"
+        );
+        assert!(
+            cfg.find(&path).is_some_and(|e| e.xen().is_some()),
+            "GRUB's submenu>entry form resolves"
+        );
+    }
+}
