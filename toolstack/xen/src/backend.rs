@@ -95,11 +95,14 @@ impl Backend for XenBackend {
             .map_err(wrap("looking up the domain"))
     }
 
-    fn create(&self, _cfg: &DomainConfig, _opts: &CreateOptions) -> Result<DomainId, BackendError> {
-        Err(BackendError::NotSupported {
-            backend: BackendKind::Xen,
-            operation: "create (the Xen domain builder is not part of rxl-xen's control plane yet)",
-        })
+    fn create(&self, cfg: &DomainConfig, opts: &CreateOptions) -> Result<DomainId, BackendError> {
+        // The builder (crate::build) undoes everything it did when a step fails.
+        crate::build::create(&self.ctl, cfg, opts.paused)
+            .map(|c| DomainId(c.domid))
+            .map_err(|e| BackendError::Backend {
+                context: "creating the domain".into(),
+                source: Box::new(e),
+            })
     }
 
     fn pause(&self, id: DomainId) -> Result<(), BackendError> {

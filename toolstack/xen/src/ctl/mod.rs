@@ -13,7 +13,9 @@ pub mod vcpu;
 use xen_sys as xs;
 
 use crate::error::XenError;
-use crate::sys::hcall_buf::{BufferSource, HypercallBuf};
+use std::cell::RefCell;
+
+use crate::sys::hcall_buf::{BufferSource, HypercallBuf, PAGE_SIZE};
 use crate::sys::privcmd::Privcmd;
 
 /// Interface versions worth trying when naming what an unsupported Xen speaks (exact range
@@ -29,6 +31,9 @@ pub const DOMCTL_VERSION_ENV: &str = "RXL_XEN_DOMCTL_VERSION";
 pub struct Xen {
     privcmd: Privcmd,
     bufs: BufferSource,
+    /// One page reused for every domctl/sysctl struct: mapping and unmapping hypercall pages
+    /// per call costs more than the call itself in a PV dom0.
+    scratch: RefCell<Option<HypercallBuf>>,
     domctl_version: u32,
     sysctl_version: u32,
 }
@@ -69,6 +74,7 @@ impl Xen {
         let mut xen = Xen {
             privcmd,
             bufs,
+            scratch: RefCell::new(None),
             domctl_version,
             sysctl_version: xs::XEN_SYSCTL_INTERFACE_VERSION,
         };
@@ -171,11 +177,25 @@ impl Xen {
             .map_err(|errno| XenError::hcall(op_name, errno))
     }
 
+    /// Runs `f` on the scratch page (allocated on first use). Calls never nest: every user
+    /// copies its struct in, makes one hypercall and copies it out.
+    fn with_scratch<R>(
+        &self,
+        f: impl FnOnce(&mut HypercallBuf) -> Result<R, XenError>,
+    ) -> Result<R, XenError> {
+        let mut slot = self.scratch.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(self.buffer(PAGE_SIZE)?);
+        }
+        f(slot.as_mut().expect("allocated above"))
+    }
+
     fn domctl_raw(&self, op_name: &'static str, d: &mut xs::xen_domctl) -> Result<(), XenError> {
-        let mut buf = self.buffer(std::mem::size_of::<xs::xen_domctl>())?;
-        buf.write(0, d);
-        self.hypercall(op_name, xs::__HYPERVISOR_domctl, [buf.addr(), 0, 0, 0, 0])?;
-        *d = buf.read(0);
+        *d = self.with_scratch(|buf| {
+            buf.write(0, d);
+            self.hypercall(op_name, xs::__HYPERVISOR_domctl, [buf.addr(), 0, 0, 0, 0])?;
+            Ok(buf.read(0))
+        })?;
         Ok(())
     }
 
@@ -224,10 +244,11 @@ impl Xen {
             ..Default::default()
         };
         fill(&mut s.u);
-        let mut buf = self.buffer(std::mem::size_of::<xs::xen_sysctl>())?;
-        buf.write(0, &s);
-        self.hypercall(op_name, xs::__HYPERVISOR_sysctl, [buf.addr(), 0, 0, 0, 0])?;
-        Ok(buf.read(0))
+        self.with_scratch(|buf| {
+            buf.write(0, &s);
+            self.hypercall(op_name, xs::__HYPERVISOR_sysctl, [buf.addr(), 0, 0, 0, 0])?;
+            Ok(buf.read(0))
+        })
     }
 }
 
