@@ -87,6 +87,13 @@ lab_bench() {
     return $brc
 }
 
+# Sets LAB_S to dom0's uptime in whole seconds, without forking. Waits use deadlines on it: under
+# TCG every fork costs tens of ms, so counting loop rounds would stretch a "60 s" wait to minutes.
+lab_secs() {
+    read -r LAB_S _ < /proc/uptime
+    LAB_S=${LAB_S%.*}
+}
+
 # lab_domid NAME: prints the domain id of NAME (empty when there is no such domain).
 lab_domid() { xl domid "$1" 2>/dev/null; }
 
@@ -94,25 +101,25 @@ lab_domid() { xl domid "$1" 2>/dev/null; }
 # holds the lab domU marker; prints that line. Returns 1 on timeout.
 lab_wait_console() {
     log=$LAB_CONSOLE_DIR/guest-$1.log
-    i=0
-    while [ $i -lt $(($2 * 5)) ]; do
+    lab_secs; end=$((LAB_S + $2))
+    while [ "$LAB_S" -lt "$end" ]; do
         if grep -q "$LAB_DOMU_MARK" "$log" 2>/dev/null; then
             grep -m1 "$LAB_DOMU_MARK" "$log"
             return 0
         fi
         sleep 0.2
-        i=$((i + 1))
+        lab_secs
     done
     return 1
 }
 
 # lab_wait_gone NAME SECONDS: waits until no domain NAME exists. Returns 1 on timeout.
 lab_wait_gone() {
-    i=0
+    lab_secs; end=$((LAB_S + $2))
     while xl domid "$1" >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -lt $(($2 * 5)) ] || return 1
+        [ "$LAB_S" -lt "$end" ] || return 1
         sleep 0.2
+        lab_secs
     done
 }
 
@@ -136,8 +143,8 @@ lab_boot_guest() {
     fi
     lab_now_ns; c1=$LAB_NS
     lab_ok "xl create $cfg returned after $(((c1 - c0) / 1000000)) ms"
-    if ! line=$(lab_wait_console "$gname" 240); then
-        lab_bad "$gname printed no marker within 240 s"
+    if ! line=$(lab_wait_console "$gname" "${LAB_GUEST_WAIT:-180}"); then
+        lab_bad "$gname printed no marker within ${LAB_GUEST_WAIT:-180} s"
         lab_show_console "$gname"
         return 1
     fi
@@ -157,12 +164,13 @@ lab_guest_xenbus_and_shutdown() {
     [ -n "$domid" ] || { lab_bad "no domain id for $1"; return 1; }
     if xl list "$1"; then lab_ok "xl list shows $1 (domid $domid)"; else lab_bad "xl list $1 failed"; fi
     # libxl creates the node empty; the guest's kernel writes 1 once its xenbus works
-    i=0 feat=""
-    while [ $i -lt 120 ]; do
+    feat=""
+    lab_secs; end=$((LAB_S + 60))
+    while [ "$LAB_S" -lt "$end" ]; do
         feat=$(xenstore-read "/local/domain/$domid/control/feature-poweroff" 2>/dev/null)
         [ "$feat" != 1 ] || break
         sleep 0.5
-        i=$((i + 1))
+        lab_secs
     done
     lab_eq "$1 xenbus: control/feature-poweroff" "$feat" 1
     lab_now_ns; s0=$LAB_NS
