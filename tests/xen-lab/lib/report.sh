@@ -95,7 +95,7 @@ collect_results() {
     done
 }
 
-# report: one line per scenario, boot notes, bench lines, total time; exits 1 on any failure.
+# report: one line per scenario, boot notes, bench lines, total time; sets N_FAIL.
 report() {
     local s n_pass=0 n_fail=0 n_skip=0 note
     echo
@@ -117,5 +117,5 @@ report() {
     n_fail=$(grep -c '^  FAIL' "$WORK/summary.txt" || true)
     n_skip=$(grep -c '^  SKIP' "$WORK/summary.txt" || true)
     echo "xen-lab: $n_pass passed, $n_fail failed, $n_skip skipped; total $(( $(date +%s) - T_START ))s" | tee -a "$WORK/summary.txt"
-    [ "$n_fail" = 0 ]
+    N_FAIL=$n_fail
 }
