@@ -49,9 +49,12 @@ list_scenarios() {
     for f in "$LAB_DIR"/scenarios/*.sh; do basename "$f" .sh; done | LC_ALL=C sort
 }
 
-# boot_key NAME: the boot options of scenario NAME as one string (equal strings share a boot).
+# boot_key NAME: the boot options of scenario NAME as one string (equal strings share a boot);
+# empty options are left out.
 boot_key() {
     local k out=""
-    for k in "${BOOT_KEYS[@]}"; do out+="$k=${OPT[$1.$k]};"; done
+    for k in "${BOOT_KEYS[@]}"; do
+        [ -z "${OPT[$1.$k]}" ] || out+="${out:+; }$k=${OPT[$1.$k]}"
+    done
     printf '%s' "$out"
 }
