@@ -60,4 +60,10 @@ if rxl mem-max 0 256 2> err.txt; then lab_bad "rxl mem-max below the target succ
 out=$(rxl mem-set 0 600 --wait 90) || lab_bad "rxl mem-set 0 600 failed"
 echo "$out"
 case "$out" in *", reached: "*) lab_ok "dom0 grew back to 600 MiB";; *) lab_bad "dom0 did not grow to 600 MiB: $out";; esac
+
+# Leave dom0 as booted for the scenarios after this one: ceiling and size back to dom0_mem.
+rxl mem-max 0 "$LAB_DOM0_MEM_MIB" || lab_bad "rxl mem-max 0 $LAB_DOM0_MEM_MIB failed"
+out=$(rxl mem-set 0 "$LAB_DOM0_MEM_MIB" --wait 90) || lab_bad "rxl mem-set 0 $LAB_DOM0_MEM_MIB failed"
+echo "$out"
+case "$out" in *", reached: "*) lab_ok "dom0 back at its boot size $LAB_DOM0_MEM_MIB MiB";; *) lab_bad "dom0 did not return to $LAB_DOM0_MEM_MIB MiB: $out";; esac
 lab_done
