@@ -516,12 +516,7 @@ impl Server {
                     }
                     c.queue(m.encode(), !is_event);
                 }
-                Effect::Introduced(d) => {
-                    info!(
-                        domid = d.domid,
-                        "no ring backend in socket mode: domain recorded, ring not mapped"
-                    );
-                }
+                Effect::Introduced(d) => self.attach_domain(&d),
                 Effect::Released(domid) => {
                     for id in self.daemon.conns_of(domid) {
                         if let Some((c, _)) = self.clients.get_mut(&id) {
