@@ -20,10 +20,14 @@ use rxl_kvm::{Action, DiskSpec, ExitReason, RunControl, VmSpec, Vmm};
 #[command(name = "rxl-kvm", version, about)]
 struct Args {
     /// JSON VmSpec written by `rxl create` (all other VM flags are then ignored).
-    #[arg(long, conflicts_with = "kernel")]
+    #[arg(long, conflicts_with_all = ["kernel", "config"])]
     spec: Option<PathBuf>,
+    /// An xl.cfg domain file (kernel=, ramdisk=, cmdline/root/extra, memory, vcpus, disk, vif,
+    /// on_*); keys KVM cannot honour are named. Runs in the foreground like the flags.
+    #[arg(long, conflicts_with = "kernel")]
+    config: Option<PathBuf>,
     /// Kernel: ELF vmlinux (PVH or 64-bit entry) or bzImage.
-    #[arg(long, required_unless_present = "spec")]
+    #[arg(long, required_unless_present_any = ["spec", "config"])]
     kernel: Option<PathBuf>,
     /// Initrd.
     #[arg(long)]
@@ -116,6 +120,18 @@ fn spec_from(args: &Args) -> Result<VmSpec, String> {
                 e.column()
             )
         });
+    }
+    if let Some(path) = &args.config {
+        let loaded = rxl_config::load(path).map_err(|e| e.to_string())?;
+        for w in &loaded.warnings {
+            eprintln!("rxl-kvm: warning: {w}");
+        }
+        let mapped = rxl_kvm::from_config::vm_spec(&loaded.config)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        for w in &mapped.warnings {
+            eprintln!("rxl-kvm: warning: {}: {w}", path.display());
+        }
+        return Ok(mapped.spec);
     }
     let kernel = args.kernel.clone().ok_or("--kernel is required")?;
     let mut spec = VmSpec::new(args.name.clone(), kernel);

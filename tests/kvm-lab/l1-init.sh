@@ -1,8 +1,8 @@
 #!/bin/sh
 # /init of the lab VM (L1: Debian's kernel under QEMU TCG with emulated AMD SVM+NPT). Loads
 # kvm/kvm_amd and the bridge/tun modules, puts a bridge br0 at 10.99.0.1, then runs rxl-kvm on
-# the real (nested) /dev/kvm: a stock Debian kernel + initramfs with a virtio-blk disk and a
-# virtio-net NIC on br0, once powering off and once rebooting. Markers go to the console.
+# the real (nested) /dev/kvm: a stock Debian kernel + initramfs described by an xl.cfg, with a
+# virtio-blk disk and a virtio-net NIC on br0, once powering off and once rebooting. Markers go to the console.
 export PATH=/bin:/sbin:/usr/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -18,10 +18,22 @@ brctl addbr br0 && ip addr add 10.99.0.1/24 dev br0 && ip link set br0 up && say
 rc=0
 run() { # $1 = scenario name, $2 = expected exit reason, rest = extra kernel args
   name=$1 want=$2; shift 2
+  # The guest is described by an xl.cfg, as `rxl create` would get it.
+  cat > /tmp/$name.cfg <<CFG
+name = "lab-$name"
+type = "pvh"
+memory = 256
+vcpus = 1
+kernel = "/lab/vmlinuz"
+ramdisk = "/lab/l2.cpio.gz"
+extra = "console=ttyS0 panic=-1 $(cat /lab/append) $*"
+disk = [ "/lab/disk.img,raw,xvda,ro" ]
+vif = [ "bridge=br0" ]
+on_poweroff = "destroy"
+on_reboot = "destroy"
+CFG
   say "RUN-START $name"
-  timeout -s KILL 240 /lab/rxl-kvm --name "$name" --kernel /lab/vmlinuz --initrd /lab/l2.cpio.gz \
-    --memory 256 --disk /lab/disk.img,ro --nic bridge=br0 --stats \
-    --cmdline "console=ttyS0 panic=-1 $(cat /lab/append) $*" > /tmp/out 2> /tmp/err
+  timeout -s KILL 240 /lab/rxl-kvm --config /tmp/$name.cfg --stats > /tmp/out 2> /tmp/err
   r=$?
   cat /tmp/out /tmp/err
   grep -q "\"reason\":\"$want\"" /tmp/err && say "RUN-EXIT-OK $name $want" || { say "RUN-EXIT-BAD $name rc=$r"; rc=1; }
