@@ -46,6 +46,23 @@ echo "--- ELF64 without PVH note: long-mode entry with the zero page"
 grep -qx "CMDLINE=abc def" "$tmp/out"
 grep -qx "CR3=00009000" "$tmp/out"
 
+echo "--- an xl.cfg: the disk= and extra= keys reach the guest; an HVM config is refused by key"
+cat > "$tmp/guest.cfg" <<CFG
+name = "suite"
+type = "pvh"
+memory = 32
+kernel = "$g/pvh.elf"
+extra = "from-cfg"
+disk = [ "$tmp/disk.img,raw,xvda,ro" ]
+CFG
+"$bin" --config "$tmp/guest.cfg" >"$tmp/out"
+grep -qx "CMDLINE=from-cfg" "$tmp/out"
+grep -qx "VIRTIO-BLK-SUM=$want" "$tmp/out"
+printf 'name = "h"\ntype = "hvm"\n' > "$tmp/hvm.cfg"
+rc=0; "$bin" --config "$tmp/hvm.cfg" 2>"$tmp/err" || rc=$?
+cat "$tmp/err"
+[ "$rc" = 2 ] && grep -q 'type="hvm"' "$tmp/err"
+
 echo "--- bad input: exit 2, the file named"
 rc=0; "$bin" --kernel "$tmp/nope.elf" 2>"$tmp/err" || rc=$?
 cat "$tmp/err"
