@@ -44,7 +44,9 @@ kill -TERM "$daemon_pid"; wait "$daemon_pid"; daemon_pid=
 echo "== 3. fuzzing (decoder and request handler, 30 s each)"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 for t in decode handler; do
-  cp -r "xenstore/fuzz/corpus/$t" "$work/corpus-$t"
+  # The grown corpus stays local (it is git-ignored); a fresh clone starts from an empty one.
+  mkdir -p "$work/corpus-$t"
+  if [ -d "xenstore/fuzz/corpus/$t" ]; then cp -r "xenstore/fuzz/corpus/$t/." "$work/corpus-$t/"; fi
   (cd xenstore/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --target-dir "$CARGO_TARGET_DIR/fuzz" "$t" "$work/corpus-$t" \
       -- -max_total_time=30 -artifact_prefix="$work/" 2>&1 | grep -E "^(Done|INFO: -max_total_time)|panicked|ERROR|SUMMARY" ) \
     || { echo "FAIL: fuzz target $t found a crash (artifacts in $work are removed on exit; rerun to reproduce)"; exit 1; }
