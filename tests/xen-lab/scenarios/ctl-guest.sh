@@ -1,13 +1,14 @@
 # rxl controls a running PV guest like xl: list/vcpu-list/uptime rows match xl's, rxl pause and
 # unpause show in xl list, rxl vcpu-pin shows in xl vcpu-list, rxl mem-set balloons the guest down
-# (xl list and xenstore agree), and rxl destroy removes it from Xen and xenstore.
+# (xl list and xenstore agree), rxl vcpu-set takes a vCPU offline and back, and rxl destroy
+# removes it from Xen and xenstore.
 # xen-lab timeout: 400
 # xen-lab needs: rxl
 . /lab/lib.sh
 lab_need_toolstack
 lab_need_bin rxl
 
-lab_boot_guest /lab/guests/pv.cfg lab-pv PV 'cmdline="console=hvc0 rdinit=/init xenlab.hold"' \
+lab_boot_guest /lab/guests/pv.cfg lab-pv PV 'cmdline="console=hvc0 rdinit=/init xenlab.hold"' vcpus=2 \
     || lab_fail "the PV guest did not come up"
 id=$(xl domid lab-pv)
 lab_eq "rxl domid lab-pv" "$(rxl domid lab-pv)" "$id"
@@ -31,6 +32,19 @@ cat b.txt
 lab_eq "xl vcpu-list after rxl vcpu-pin lab-pv 0 1" "$(awk 'NR == 2 { print $(NF-2), $(NF-1), $NF }' a.txt)" "1 / all"
 lab_eq "rxl vcpu-list = xl vcpu-list (affinity)" "$(awk 'NR == 2 { print $1, $2, $3, $(NF-2), $(NF-1), $NF }' b.txt)" \
     "$(awk 'NR == 2 { print $1, $2, $3, $(NF-2), $(NF-1), $NF }' a.txt)"
+
+# vcpu-set: the guest kernel takes vCPU 1 offline when its xenstore availability says so.
+vstate() { xl vcpu-list lab-pv | awk -v v="$1" 'NR > 1 && $3 == v { print $5 }'; }
+rxl vcpu-set lab-pv 1 || lab_bad "rxl vcpu-set lab-pv 1 failed"
+lab_eq "cpu/1/availability after rxl vcpu-set 1" "$(xenstore-read /local/domain/$id/cpu/1/availability)" offline
+i=0; while [ "$(vstate 1)" != "--p" ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
+lab_eq "xl vcpu-list: vCPU 1 offline after rxl vcpu-set 1" "$(vstate 1)" "--p"
+lab_eq "rxl vcpu-list agrees" "$(rxl vcpu-list lab-pv | awk 'NR > 1 && $3 == 1 { print $5 }')" "--p"
+lab_eq "xl list VCPUs after rxl vcpu-set 1" "$(xl list lab-pv | awk 'NR == 2 { print $4 }')" 1
+rxl vcpu-set lab-pv 2 || lab_bad "rxl vcpu-set lab-pv 2 failed"
+i=0; while [ "$(vstate 1)" = "--p" ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
+lab_eq "xl list VCPUs after rxl vcpu-set 2" "$(xl list lab-pv | awk 'NR == 2 { print $4 }')" 2
+if rxl vcpu-set lab-pv 3 2> err.txt; then lab_bad "rxl vcpu-set above the maximum succeeded"; else lab_ok "refused: $(cat err.txt)"; fi
 
 xl uptime lab-pv > a.txt; rxl uptime lab-pv > b.txt
 cat b.txt
