@@ -72,6 +72,10 @@ lab_need_toolstack
 
 if rxl_boot /lab/guests/pv.cfg lab-pv PV 'cmdline="console=hvc0 rdinit=/init xenlab.hold"'; then
     rxl_check_running lab-pv
+    # The console verb: xenconsoled's pty still holds the guest's boot output.
+    timeout 5 rxl console lab-pv < /dev/null > console.out 2>&1
+    if grep -q "$LAB_DOMU_MARK" console.out; then lab_ok "rxl console lab-pv shows the guest's output"
+    else lab_bad "rxl console lab-pv: no marker in: $(tail -c 300 console.out)"; fi
 fi
 xl list
 rxl_destroy_clean lab-pv

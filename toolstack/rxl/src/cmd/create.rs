@@ -22,6 +22,9 @@ pub struct CreateArgs {
     /// Leave the domain paused after building it.
     #[arg(short = 'p')]
     pub paused: bool,
+    /// Attach to the guest's console once it is created (Ctrl-] detaches).
+    #[arg(short = 'c')]
+    pub console: bool,
     /// The xl.cfg domain file.
     pub file: PathBuf,
     /// `key=value` overrides, read as extra lines after the file (last assignment wins).

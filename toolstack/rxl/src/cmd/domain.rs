@@ -44,6 +44,9 @@ pub fn create(args: &CreateArgs, loaded: &rxl_config::Loaded) -> CmdResult {
             created.domid
         );
     }
+    if args.console {
+        return super::console::attach(&ctl, created.domid);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -54,6 +57,11 @@ pub enum DomainCmd {
     Shutdown(ShutdownArgs),
     /// Ask a guest to reboot through its PV control interface (xl reboot).
     Reboot(ShutdownArgs),
+    /// Attach to a guest's PV console (the pty xenconsoled gives it); Ctrl-] detaches.
+    Console {
+        /// The domain (name or id).
+        dom: String,
+    },
     /// Watch a domain and carry out on_poweroff/on_reboot/on_crash (started by `rxl create`).
     #[command(hide = true)]
     Monitor {
@@ -85,6 +93,11 @@ pub fn run(cmd: DomainCmd) -> CmdResult {
     match cmd {
         DomainCmd::Shutdown(a) => shutdown(a, ShutdownKind::Poweroff),
         DomainCmd::Reboot(a) => shutdown(a, ShutdownKind::Reboot),
+        DomainCmd::Console { dom } => {
+            let ctl = Control::open()?;
+            let domid = ctl.lookup(&dom)?;
+            super::console::attach(&ctl, domid)
+        }
         DomainCmd::Monitor {
             domid,
             file,

@@ -1,6 +1,7 @@
 //! One module per area of verbs. Each exposes a clap `Subcommand` (or `Args`) type and a `run`.
 
 pub mod config;
+pub mod console;
 pub mod create;
 pub mod docs;
 pub mod domain;

@@ -310,6 +310,10 @@ fn build(
     tracing::info!(domid, name = plan.name, "domain created");
 
     fault::check("max_mem")?;
+    // Xen 4.17 takes the vCPU count at createdomain but allocates the vCPUs only here (the
+    // count must match), as libxl's build_pre does.
+    xen.set_max_vcpus(domid, plan.max_vcpus)
+        .map_err(at("allocating the vCPUs"))?;
     xen.set_max_mem(domid, plan.max_kib + MAXMEM_SLACK_KIB)
         .map_err(at("setting the memory ceiling"))?;
 

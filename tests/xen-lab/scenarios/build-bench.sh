@@ -1,0 +1,57 @@
+# Benchmark: `rxl create` vs Debian's `xl create` of the same PV config in the same boot, time to
+# "running" (the create command returned with the guest unpaused) and to the guest's marker, for
+# the ELF vmlinux and for Debian's xz bzImage. Prints BENCH lines (docs/performance.md).
+# xen-lab timeout: 1500
+# xen-lab needs: rxl
+BUILD_HELPERS_ONLY=1 . /lab/scenarios/build-pv.sh
+lab_need_toolstack
+N=${LAB_BENCH_CREATE_N:-3}
+
+# summary LABEL TIMES_NS...: one BENCH line in lab_bench's format.
+summary() {
+    label=$1; shift
+    echo "$@" | tr ' ' '\n' | grep . | sort -n | awk -v label="$label" '
+        { v[NR] = $1 / 1e6; sum += v[NR] }
+        END {
+            runs = ""; for (i = 1; i <= NR; i++) runs = runs sprintf("%s%.3f", i > 1 ? "," : "", v[i])
+            med = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            printf "BENCH label=%s n=%d min_ms=%.3f median_ms=%.3f mean_ms=%.3f max_ms=%.3f failed=0 sorted_ms=%s\n",
+                label, NR, v[1], med, sum / NR, v[NR], runs
+        }'
+}
+
+# one TOOL KERNEL TAG I: creates guest bench-TAG-TOOL-I with TOOL, records both times.
+one() {
+    tool=$1 kernel=$2 tag=$3 i=$4 g=bench-$3-$1-$4
+    lab_now_ns; t0=$LAB_NS
+    if ! $tool create /lab/guests/pv.cfg "name=\"$g\"" "kernel=\"$kernel\"" > "$g.out" 2>&1; then
+        lab_bad "$tool create $g failed: $(tail -3 "$g.out")"; return 1
+    fi
+    lab_now_ns; t1=$LAB_NS
+    if ! lab_wait_console "$g" 240 > /dev/null; then
+        lab_bad "$g: no marker"; lab_show_console "$g"; return 1
+    fi
+    lab_now_ns; t2=$LAB_NS
+    eval "run_${tag}_$tool=\"\$run_${tag}_$tool $((t1 - t0))\""
+    eval "mark_${tag}_$tool=\"\$mark_${tag}_$tool $((t2 - t0))\""
+    lab_ok "$g: running after $(((t1 - t0) / 1000000)) ms, marker after $(((t2 - t0) / 1000000)) ms"
+    # the guest powers off after its marker; on_poweroff=destroy removes it (xl's or rxl's monitor)
+    lab_wait_gone "$g" 60 || { lab_bad "$g not gone after poweroff"; xl destroy "$g"; }
+}
+
+for kernel in /lab/domu/vmlinux /lab/domu/vmlinuz; do
+    case $kernel in *vmlinux) tag=elf;; *) tag=bzimage;; esac
+    i=1
+    while [ $i -le "$N" ]; do
+        one xl "$kernel" $tag $i
+        one rxl "$kernel" $tag $i
+        i=$((i + 1))
+    done
+    for tool in xl rxl; do
+        eval "r=\$run_${tag}_$tool m=\$mark_${tag}_$tool"
+        [ -n "$r" ] && summary "create-pv-$tag-running-$tool" $r
+        [ -n "$m" ] && summary "create-pv-$tag-marker-$tool" $m
+    done
+done
+xl list
+lab_done
