@@ -320,3 +320,72 @@ fn write_zero_page(
     LinuxBootConfigurator::write_bootparams::<GuestMemoryMmap>(&params, mem)
         .map_err(bp_err("zero page"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mem(mib: u64) -> GuestMemoryMmap {
+        crate::vstate::memory::create(mib).unwrap()
+    }
+
+    fn pvh() -> Option<PathBuf> {
+        let dir = env!("RXL_KVM_GUEST_DIR");
+        (!dir.is_empty()).then(|| PathBuf::from(dir).join("pvh.elf"))
+    }
+
+    #[test]
+    fn pvh_kernel_gets_start_info_with_cmdline_initrd_and_rsdp() {
+        let Some(kernel) = pvh() else { return };
+        let initrd = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(initrd.path(), [0x5a; 3000]).unwrap();
+        let m = mem(16);
+        let src = BootSource {
+            kernel,
+            initrd: Some(initrd.path().to_path_buf()),
+            cmdline: "a=b".into(),
+            acpi_rsdp: Some(0xe0000),
+        };
+        let loaded = load(&m, &src).unwrap();
+        assert_eq!(loaded.kind, KernelKind::PvhElf);
+        let info: hvm_start_info = m.read_obj(GuestAddress(layout::PVH_INFO_START)).unwrap();
+        assert_eq!(
+            (info.magic, info.nr_modules, info.rsdp_paddr),
+            (PVH_MAGIC, 1, 0xe0000)
+        );
+        let module: hvm_modlist_entry = m.read_obj(GuestAddress(info.modlist_paddr)).unwrap();
+        assert_eq!(module.size, 3000);
+        assert_eq!(module.paddr % PAGE, 0);
+        let byte: u8 = m.read_obj(GuestAddress(module.paddr)).unwrap();
+        assert_eq!(byte, 0x5a);
+        let mut cmd = [0u8; 4];
+        m.read_slice(&mut cmd, GuestAddress(info.cmdline_paddr))
+            .unwrap();
+        assert_eq!(&cmd, b"a=b\0");
+    }
+
+    #[test]
+    fn oversized_initrd_and_cmdline_are_refused_by_name() {
+        let Some(kernel) = pvh() else { return };
+        let big = tempfile::NamedTempFile::new().unwrap();
+        big.as_file().set_len(20 << 20).unwrap();
+        let m = mem(16);
+        let src = BootSource {
+            kernel: kernel.clone(),
+            initrd: Some(big.path().to_path_buf()),
+            ..Default::default()
+        };
+        let e = load(&m, &src).unwrap_err().to_string();
+        assert!(
+            e.contains("does not fit") && e.contains("raise memory="),
+            "{e}"
+        );
+        let src = BootSource {
+            kernel,
+            cmdline: "x".repeat(CMDLINE_MAX_SIZE + 1),
+            ..Default::default()
+        };
+        let e = load(&m, &src).unwrap_err().to_string();
+        assert!(e.starts_with("cmdline:"), "{e}");
+    }
+}
