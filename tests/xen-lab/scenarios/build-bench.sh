@@ -1,6 +1,7 @@
 # Benchmark: `rxl create` vs Debian's `xl create` of the same PV config in the same boot, time to
 # "running" (the create command returned with the guest unpaused) and to the guest's marker, for
-# the ELF vmlinux and for Debian's xz bzImage. Prints BENCH lines (docs/performance.md).
+# a PV guest from the ELF vmlinux and from Debian's xz bzImage, and a PVH guest. BENCH lines
+# go to docs/performance.md.
 # xen-lab timeout: 1500
 # xen-lab needs: rxl
 BUILD_HELPERS_ONLY=1 . /lab/scenarios/build-pv.sh
@@ -20,11 +21,11 @@ summary() {
         }'
 }
 
-# one TOOL KERNEL TAG I: creates guest bench-TAG-TOOL-I with TOOL, records both times.
+# one TOOL KERNEL TAG I CFG: creates guest bench-TAG-TOOL-I from CFG with TOOL, records both times.
 one() {
-    tool=$1 kernel=$2 tag=$3 i=$4 g=bench-$3-$1-$4
+    tool=$1 kernel=$2 tag=$3 i=$4 cfg=$5 g=bench-$3-$1-$4
     lab_now_ns; t0=$LAB_NS
-    if ! $tool create /lab/guests/pv.cfg "name=\"$g\"" "kernel=\"$kernel\"" > "$g.out" 2>&1; then
+    if ! $tool create "$cfg" "name=\"$g\"" "kernel=\"$kernel\"" > "$g.out" 2>&1; then
         lab_bad "$tool create $g failed: $(tail -3 "$g.out")"; return 1
     fi
     lab_now_ns; t1=$LAB_NS
@@ -39,18 +40,19 @@ one() {
     lab_wait_gone "$g" 60 || { lab_bad "$g not gone after poweroff"; xl destroy "$g"; }
 }
 
-for kernel in /lab/domu/vmlinux /lab/domu/vmlinuz; do
-    case $kernel in *vmlinux) tag=elf;; *) tag=bzimage;; esac
+for item in pv_elf:/lab/domu/vmlinux pv_bzimage:/lab/domu/vmlinuz pvh_elf:/lab/domu/vmlinux; do
+    tag=${item%%:*} kernel=${item#*:}
+    cfg=/lab/guests/${tag%%_*}.cfg
     i=1
     while [ $i -le "$N" ]; do
-        one xl "$kernel" $tag $i
-        one rxl "$kernel" $tag $i
+        one xl "$kernel" $tag $i "$cfg"
+        one rxl "$kernel" $tag $i "$cfg"
         i=$((i + 1))
     done
     for tool in xl rxl; do
         eval "r=\$run_${tag}_$tool m=\$mark_${tag}_$tool"
-        [ -n "$r" ] && summary "create-pv-$tag-running-$tool" $r
-        [ -n "$m" ] && summary "create-pv-$tag-marker-$tool" $m
+        [ -n "$r" ] && summary "create-$tag-running-$tool" $r
+        [ -n "$m" ] && summary "create-$tag-marker-$tool" $m
     done
 done
 xl list

@@ -232,7 +232,12 @@ pub struct Created {
 
 /// Builds and (unless `paused`) starts the domain the config describes.
 pub fn create(ctl: &Control, cfg: &DomainConfig, paused: bool) -> Result<Created, BuildError> {
+    let t0 = std::time::Instant::now();
     let plan = Plan::from_config(cfg)?;
+    tracing::info!(
+        ms = t0.elapsed().as_millis() as u64,
+        "kernel and ramdisk read"
+    );
     match ctl.lookup(&plan.name) {
         Ok(domid) => {
             return Err(BuildError::NameInUse {
@@ -327,6 +332,7 @@ fn build(
             .map_err(at("allocating the console event channel"))?,
     };
 
+    let t = std::time::Instant::now();
     let built = match plan.kind {
         GuestType::Pv => pv::build(xen, domid, plan, &rings)?,
         GuestType::Pvh => pvh::build(xen, domid, plan, &rings)?,
@@ -338,6 +344,11 @@ fn build(
         }
     };
 
+    tracing::info!(
+        ms = t.elapsed().as_millis() as u64,
+        "memory populated, image loaded, vCPU set"
+    );
+    let t = std::time::Instant::now();
     fault::check("grant")?;
     seed_grants(xen, domid, built.console_mfn, built.store_mfn)
         .map_err(at("seeding the grant table"))?;
@@ -371,6 +382,10 @@ fn build(
     if !paused {
         xen.unpause(domid).map_err(at("unpausing"))?;
     }
+    tracing::info!(
+        ms = t.elapsed().as_millis() as u64,
+        "grants, xenstore, introduce, unpause"
+    );
     Ok(domid)
 }
 

@@ -3,7 +3,7 @@
 //! Only what a domain builder needs is parsed: the file header, the program headers
 //! (PT_LOAD to copy, PT_NOTE to read the "Xen" notes), bounds-checked against the file.
 
-use super::ImageError;
+use super::{Bytes, ImageError};
 
 /// `EM_X86_64`.
 const EM_X86_64: u16 = 62;
@@ -76,10 +76,10 @@ impl XenNotes {
 }
 
 /// A parsed x86_64 ELF kernel.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ElfKernel {
     /// The whole file.
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
     /// `e_entry`.
     pub entry: u64,
     /// PT_LOAD segments in file order.
@@ -105,16 +105,18 @@ pub fn is_elf(b: &[u8]) -> bool {
 
 impl ElfKernel {
     /// Parses an ELF image; `what` names it in errors.
-    pub fn parse(bytes: Vec<u8>, what: &str) -> Result<Self, ImageError> {
+    pub fn parse(data: impl Into<Bytes>, what: &str) -> Result<Self, ImageError> {
+        let data = data.into();
+        let bytes: &[u8] = &data;
         let bad = |why: &str| ImageError::BadElf {
             what: what.to_owned(),
             why: why.to_owned(),
         };
-        if !is_elf(&bytes) {
+        if !is_elf(bytes) {
             return Err(bad("no ELF magic"));
         }
         let class = bytes.get(4).copied().unwrap_or(0);
-        let machine = u16_at(&bytes, 18).ok_or_else(|| bad("truncated header"))?;
+        let machine = u16_at(bytes, 18).ok_or_else(|| bad("truncated header"))?;
         if class != 2 || machine != EM_X86_64 {
             let arch = match (class, machine) {
                 (1, EM_386) => "32-bit x86 (i386)".to_owned(),
@@ -130,10 +132,10 @@ impl ElfKernel {
         if bytes.get(5) != Some(&1) {
             return Err(bad("not little-endian"));
         }
-        let entry = u64_at(&bytes, 24).ok_or_else(|| bad("truncated header"))?;
-        let phoff = u64_at(&bytes, 32).ok_or_else(|| bad("truncated header"))? as usize;
-        let phentsize = u16_at(&bytes, 54).ok_or_else(|| bad("truncated header"))? as usize;
-        let phnum = u16_at(&bytes, 56).ok_or_else(|| bad("truncated header"))? as usize;
+        let entry = u64_at(bytes, 24).ok_or_else(|| bad("truncated header"))?;
+        let phoff = u64_at(bytes, 32).ok_or_else(|| bad("truncated header"))? as usize;
+        let phentsize = u16_at(bytes, 54).ok_or_else(|| bad("truncated header"))? as usize;
+        let phnum = u16_at(bytes, 56).ok_or_else(|| bad("truncated header"))? as usize;
         if phentsize < 56 || phnum == 0 {
             return Err(bad("no program headers"));
         }
@@ -142,9 +144,9 @@ impl ElfKernel {
         for i in 0..phnum {
             let ph = phoff + i * phentsize;
             let field = |o: usize| {
-                u64_at(&bytes, ph + o).ok_or_else(|| bad("program header beyond the file"))
+                u64_at(bytes, ph + o).ok_or_else(|| bad("program header beyond the file"))
             };
-            let ty = u32_at(&bytes, ph).ok_or_else(|| bad("program header beyond the file"))?;
+            let ty = u32_at(bytes, ph).ok_or_else(|| bad("program header beyond the file"))?;
             let (offset, vaddr, paddr, filesz, memsz) =
                 (field(8)?, field(16)?, field(24)?, field(32)?, field(40)?);
             let end = offset
@@ -177,7 +179,7 @@ impl ElfKernel {
             return Err(bad("no loadable segment"));
         }
         Ok(ElfKernel {
-            bytes,
+            bytes: data,
             entry,
             segments,
             notes,

@@ -48,7 +48,14 @@ pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuil
     fault::check("populate")?;
     xen.set_address_size(domid, 64)
         .map_err(at("setting the 64-bit guest address size"))?;
+    let t = std::time::Instant::now();
     let p2m = memory::populate(xen, domid, nr_pages).map_err(at("allocating guest memory"))?;
+    tracing::info!(
+        ms = t.elapsed().as_millis() as u64,
+        pages = nr_pages,
+        "memory populated"
+    );
+    let t = std::time::Instant::now();
 
     fault::check("load")?;
     let first = l.kernel_pfn;
@@ -102,6 +109,10 @@ pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuil
     })?;
     mem.write(l.start_info_pfn * PAGE, &page);
     drop(mem);
+    tracing::info!(
+        ms = t.elapsed().as_millis() as u64,
+        "kernel, ramdisk, p2m, page tables written"
+    );
 
     if let Some(va) = notes.hypercall_page {
         let pfn = (va - virt_base) / PAGE;
