@@ -7,6 +7,9 @@
 BUILD_HELPERS_ONLY=1 . /lab/scenarios/build-pv.sh
 lab_need_toolstack
 N=${LAB_BENCH_CREATE_N:-3}
+# rxl: cold (no cache of unpacked kernels); rxlc: with the cache, primed before its runs.
+export RXL_KERNEL_CACHE=off
+rxlc() { RXL_KERNEL_CACHE=/tmp/rxl-kernel-cache rxl "$@"; }
 
 # summary LABEL TIMES_NS...: one BENCH line in lab_bench's format.
 summary() {
@@ -43,13 +46,17 @@ one() {
 for item in pv_elf:/lab/domu/vmlinux pv_bzimage:/lab/domu/vmlinuz pvh_elf:/lab/domu/vmlinux; do
     tag=${item%%:*} kernel=${item#*:}
     cfg=/lab/guests/${tag%%_*}.cfg
+    tools="xl rxl"
+    if [ $tag = pv_bzimage ]; then
+        tools="xl rxl rxlc"
+        rxlc create -p "$cfg" 'name="bench-prime"' "kernel=\"$kernel\"" && rxl destroy bench-prime
+    fi
     i=1
     while [ $i -le "$N" ]; do
-        one xl "$kernel" $tag $i "$cfg"
-        one rxl "$kernel" $tag $i "$cfg"
+        for tool in $tools; do one $tool "$kernel" $tag $i "$cfg"; done
         i=$((i + 1))
     done
-    for tool in xl rxl; do
+    for tool in $tools; do
         eval "r=\$run_${tag}_$tool m=\$mark_${tag}_$tool"
         [ -n "$r" ] && summary "create-$tag-running-$tool" $r
         [ -n "$m" ] && summary "create-$tag-marker-$tool" $m

@@ -89,4 +89,20 @@ if [ -f /lab/domu/vmlinuz ]; then
 else
     lab_bad "/lab/domu/vmlinuz (the bzImage) is not in the image"
 fi
+
+# Several guests at once: three PV guests and a PVH guest created back to back, all boot, `rxl list`
+# shows them, all are destroyed cleanly.
+for g in multi-1 multi-2 multi-3 multi-h; do
+    case $g in *-h) cfg=/lab/guests/pvh.cfg;; *) cfg=/lab/guests/pv.cfg;; esac
+    rxl create "$cfg" "name=\"$g\"" 'cmdline="console=hvc0 rdinit=/init xenlab.hold"' \
+        && lab_ok "rxl create $g" || lab_bad "rxl create $g failed"
+done
+for g in multi-1 multi-2 multi-3 multi-h; do
+    lab_wait_console "$g" 240 > /dev/null && lab_ok "$g printed its marker" || lab_bad "$g: no marker"
+done
+rxl list
+for g in multi-1 multi-2 multi-3 multi-h; do
+    rxl list | grep -q "^$g " && lab_ok "rxl list shows $g" || lab_bad "rxl list lacks $g"
+done
+for g in multi-1 multi-2 multi-3 multi-h; do rxl_destroy_clean "$g"; done
 lab_done

@@ -1,6 +1,7 @@
 //! Kernel images: ELF `vmlinux`, or a bzImage whose compressed payload is one.
 
 pub mod bzimage;
+pub mod cache;
 pub mod decompress;
 pub mod elf;
 
@@ -123,7 +124,20 @@ pub fn read_file(what: &'static str, path: &str) -> Result<Vec<u8>, ImageError> 
 
 /// Loads a kernel: ELF as is, a bzImage through its decompressed ELF payload.
 pub fn load_kernel(path: &str) -> Result<ElfKernel, ImageError> {
-    kernel_from_bytes(map_file("kernel", path)?, path)
+    let bytes = map_file("kernel", path)?;
+    if bzimage::is_bzimage(&bytes)
+        && let Some(dir) = cache::dir()
+    {
+        if let Some(elf) = cache::lookup(&dir, path) {
+            tracing::debug!(kernel = path, "unpacked kernel from the cache");
+            return ElfKernel::parse(elf, &format!("{path} (cached payload)"));
+        }
+        let (inner, c) = bzimage::payload(&bytes, path)?;
+        let k = ElfKernel::parse(inner, &format!("{path} ({} payload)", c.name()))?;
+        cache::store(&dir, path, &k.bytes);
+        return Ok(k);
+    }
+    kernel_from_bytes(bytes, path)
 }
 
 /// [`load_kernel`] on bytes already read.
