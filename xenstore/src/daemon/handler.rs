@@ -58,6 +58,8 @@ pub struct Daemon {
     pub special_perms: BTreeMap<String, Perms>,
     /// Features set with SET_FEATURE before INTRODUCE.
     pending_features: HashMap<u32, u32>,
+    /// Domains seen shut down (their @releaseDomain already fired).
+    shut_down: std::collections::HashSet<u32>,
     conns: HashMap<ConnId, ConnState>,
 }
 
@@ -85,6 +87,7 @@ impl Daemon {
             quotas,
             special_perms,
             pending_features: HashMap::new(),
+            shut_down: Default::default(),
             conns: HashMap::new(),
         }
     }
@@ -519,6 +522,44 @@ impl Daemon {
             _ => return Err(XsErrno::EINVAL),
         };
         Ok(join_strings([text]))
+    }
+
+    /// `VIRQ_DOM_EXC` fired: `alive` maps every existing domain to its `XEN_DOMINF_*`
+    /// flags. Introduced domains that are gone or dying are released (nodes, quotas,
+    /// connections); newly shut-down ones get `@releaseDomain` once, as the C daemon does.
+    pub fn domain_states(&mut self, alive: &HashMap<u32, u32>) -> Vec<Effect> {
+        const DYING: u32 = 1;
+        const SHUTDOWN: u32 = 4;
+        let mut fx = Vec::new();
+        let known: Vec<u32> = self.domains.keys().copied().filter(|d| *d != 0).collect();
+        for domid in known {
+            match alive.get(&domid) {
+                None => self.release_gone(domid, &mut fx),
+                Some(f) if f & DYING != 0 => self.release_gone(domid, &mut fx),
+                Some(f) if f & SHUTDOWN != 0 => {
+                    if self.shut_down.insert(domid) {
+                        info!(domid, "domain shut down");
+                        self.fire(
+                            &Change::Special {
+                                name: RELEASE_DOMAIN,
+                                domid,
+                            },
+                            &mut fx,
+                        );
+                    }
+                }
+                Some(_) => {
+                    self.shut_down.remove(&domid);
+                }
+            }
+        }
+        fx
+    }
+
+    fn release_gone(&mut self, domid: u32, fx: &mut Vec<Effect>) {
+        self.domains.remove(&domid);
+        self.shut_down.remove(&domid);
+        self.release(domid, fx);
     }
 
     /// Releases `domid` (already removed from the domain table): its nodes go

@@ -442,3 +442,33 @@ fn watch_count_stays_within_quota_after_re_registration_xsa512() {
         b"E2BIG\0"
     );
 }
+
+#[test]
+fn domain_exceptions_release_dead_domains_and_signal_shutdown_once() {
+    let mut d = daemon();
+    req(&mut d, 0, MsgType::Watch, 0, b"@releaseDomain\0r\0");
+    for id in [b"3\x001\x001\x00", b"4\x001\x001\x00"] {
+        req(&mut d, 0, MsgType::Introduce, 0, id);
+    }
+    req(&mut d, 0, MsgType::Write, 0, b"/local/domain/4/x\0v");
+    req(&mut d, 0, MsgType::SetPerms, 0, b"/local/domain/4/x\0n4\0");
+    // 3 shut down, 4 gone.
+    let alive: HashMap<u32, u32> = [(0, 0), (3, 4)].into_iter().collect();
+    let fx = d.domain_states(&alive);
+    assert_eq!(events(&fx, 0).len(), 2);
+    assert!(fx.contains(&Effect::Released(4)) && !fx.contains(&Effect::Released(3)));
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::Read, 0, b"/local/domain/4/x\0")),
+        b"ENOENT\0"
+    );
+    assert!(
+        events(&d.domain_states(&alive), 0).is_empty(),
+        "shutdown signalled once"
+    );
+    let dying: HashMap<u32, u32> = [(0, 0), (3, 1 | 4)].into_iter().collect();
+    assert!(d.domain_states(&dying).contains(&Effect::Released(3)));
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::IsDomainIntroduced, 0, b"3\0")),
+        b"F\0"
+    );
+}

@@ -21,8 +21,12 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use thiserror::Error;
 use tracing::{debug, error, info, warn};
 
+use super::dominfo::DomainProbe;
 use super::ring::{ERROR_PROTO, ERROR_RINGIDX, RingConn, RingError};
 use super::xendev::EventChannels;
+
+/// `VIRQ_DOM_EXC`: a domain shut down or died.
+const VIRQ_DOM_EXC: u32 = 3;
 use crate::daemon::domain::Domain;
 use crate::daemon::domain::SERVER_FEATURES;
 
@@ -189,6 +193,8 @@ pub struct Server {
     clients: HashMap<ConnId, (Client, u32)>,
     next_id: ConnId,
     xen: Option<EventChannels>,
+    /// Local port of `VIRQ_DOM_EXC` and the probe that says which domains changed.
+    dom_exc: Option<(u32, DomainProbe)>,
 }
 
 fn bind(spec: &ListenSpec) -> Result<UnixListener, SocketError> {
@@ -224,6 +230,7 @@ impl Server {
             clients: HashMap::new(),
             next_id: 1,
             xen: None,
+            dom_exc: None,
         })
     }
 
@@ -295,10 +302,19 @@ impl Server {
             }
         }
         if evtchn_ready {
-            if let Some(ev) = &mut self.xen {
-                if let Err(e) = ev.pending() {
+            let fired = match &mut self.xen {
+                Some(ev) => ev.pending().unwrap_or_else(|e| {
                     warn!(error = %e, "event channel read failed");
-                }
+                    Vec::new()
+                }),
+                None => Vec::new(),
+            };
+            if self
+                .dom_exc
+                .as_ref()
+                .is_some_and(|(p, _)| fired.contains(p))
+            {
+                self.domain_exception();
             }
         }
         for id in ready {
@@ -391,6 +407,20 @@ impl Server {
         }
     }
 
+    /// `VIRQ_DOM_EXC`: ask Xen which domains exist and release the dead ones.
+    fn domain_exception(&mut self) {
+        let Some((_, probe)) = &mut self.dom_exc else {
+            return;
+        };
+        match probe.domains() {
+            Ok(alive) => {
+                let fx = self.daemon.domain_states(&alive);
+                self.apply(fx);
+            }
+            Err(e) => warn!(error = %e, "cannot list domains after VIRQ_DOM_EXC"),
+        }
+    }
+
     /// Serves a ring as domain `domid` (privileged only for dom0's own ring); returns its
     /// connection id.
     pub fn attach_ring(&mut self, domid: u32, privileged: bool, ring: RingConn) -> ConnId {
@@ -415,6 +445,15 @@ impl Server {
             self.notify(&[id]);
         } else {
             self.xen = Some(ev);
+        }
+        // Domain deaths (VIRQ_DOM_EXC) release their domains even without RELEASE.
+        if let Some(ev) = &self.xen {
+            match (ev.bind_virq(VIRQ_DOM_EXC), DomainProbe::open()) {
+                (Ok(port), Ok(probe)) => self.dom_exc = Some((port, probe)),
+                (Err(e), _) | (_, Err(e)) => {
+                    warn!(error = %e, "no VIRQ_DOM_EXC handling: dead domains stay until RELEASE");
+                }
+            }
         }
         let known: Vec<Domain> = self.daemon.domains.values().cloned().collect();
         for d in known {

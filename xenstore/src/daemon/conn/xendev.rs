@@ -90,6 +90,11 @@ mod sys {
         ioc_none(b'G', 0, size_of::<MapGrantRef>()),
         MapGrantRef
     );
+    nix::ioctl_write_ptr_bad!(
+        evtchn_bind_virq,
+        ioc_none(b'E', 0, size_of::<PortArg>()),
+        PortArg
+    );
     nix::ioctl_readwrite_bad!(
         privcmd_mmapbatch_v2,
         ioc_none(b'P', 4, size_of::<MmapBatchV2>()),
@@ -103,8 +108,8 @@ mod sys {
     );
 }
 use sys::{
-    evtchn_bind_interdomain, evtchn_notify, evtchn_unbind, gntdev_map, gntdev_unmap,
-    privcmd_mmapbatch_v2, xenbus_backend_evtchn,
+    evtchn_bind_interdomain, evtchn_bind_virq, evtchn_notify, evtchn_unbind, gntdev_map,
+    gntdev_unmap, privcmd_mmapbatch_v2, xenbus_backend_evtchn,
 };
 
 /// `/dev/xen/evtchn`: interdomain event channels.
@@ -135,6 +140,14 @@ impl EventChannels {
         // SAFETY: the fd is an open evtchn device and `arg` is the ioctl's argument struct.
         let port = unsafe { evtchn_bind_interdomain(self.file.as_raw_fd(), &arg) }
             .map_err(dev_err("IOCTL_EVTCHN_BIND_INTERDOMAIN"))?;
+        Ok(port as u32)
+    }
+
+    /// Binds virtual interrupt `virq` (e.g. 3, `VIRQ_DOM_EXC`); returns the local port.
+    pub fn bind_virq(&self, virq: u32) -> Result<u32, RingError> {
+        // SAFETY: open evtchn fd; `struct ioctl_evtchn_bind_virq` is one u32, like PortArg.
+        let port = unsafe { evtchn_bind_virq(self.file.as_raw_fd(), &PortArg { port: virq }) }
+            .map_err(dev_err("IOCTL_EVTCHN_BIND_VIRQ"))?;
         Ok(port as u32)
     }
 
