@@ -41,9 +41,11 @@ i=0; while [ "$(vstate 1)" != "--p" ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 
 lab_eq "xl vcpu-list: vCPU 1 offline after rxl vcpu-set 1" "$(vstate 1)" "--p"
 lab_eq "rxl vcpu-list agrees" "$(rxl vcpu-list lab-pv | awk 'NR > 1 && $3 == 1 { print $5 }')" "--p"
 lab_eq "xl list VCPUs after rxl vcpu-set 1" "$(xl list lab-pv | awk 'NR == 2 { print $4 }')" 1
+# Back up: Linux marks the vCPU present on "online" but leaves onlining it to udev, which the
+# busybox guest does not run (xl vcpu-set behaves the same), so check the toolstack's part.
 rxl vcpu-set lab-pv 2 || lab_bad "rxl vcpu-set lab-pv 2 failed"
-i=0; while [ "$(vstate 1)" = "--p" ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
-lab_eq "xl list VCPUs after rxl vcpu-set 2" "$(xl list lab-pv | awk 'NR == 2 { print $4 }')" 2
+lab_eq "cpu/1/availability after rxl vcpu-set 2" "$(xenstore-read /local/domain/$id/cpu/1/availability)" online
+lab_eq "cpu/0/availability after rxl vcpu-set 2" "$(xenstore-read /local/domain/$id/cpu/0/availability)" online
 if rxl vcpu-set lab-pv 3 2> err.txt; then lab_bad "rxl vcpu-set above the maximum succeeded"; else lab_ok "refused: $(cat err.txt)"; fi
 
 xl uptime lab-pv > a.txt; rxl uptime lab-pv > b.txt
