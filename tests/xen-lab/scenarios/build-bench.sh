@@ -39,8 +39,10 @@ one() {
     eval "run_${tag}_$tool=\"\$run_${tag}_$tool $((t1 - t0))\""
     eval "mark_${tag}_$tool=\"\$mark_${tag}_$tool $((t2 - t0))\""
     lab_ok "$g: running after $(((t1 - t0) / 1000000)) ms, marker after $(((t2 - t0) / 1000000)) ms"
-    # the guest powers off after its marker; on_poweroff=destroy removes it (xl's or rxl's monitor)
-    lab_wait_gone "$g" 60 || { lab_bad "$g not gone after poweroff"; xl destroy "$g"; }
+    # Only creation is measured: the guest is destroyed right after its marker, the same way for
+    # both tools (whether a guest powers itself off is build-pv's and build-pvh's business).
+    xl destroy "$g" 2>/dev/null
+    lab_wait_gone "$g" 60 || lab_bad "$g not gone after xl destroy"
 }
 
 for item in pv_elf:/lab/domu/vmlinux pv_bzimage:/lab/domu/vmlinuz pvh_elf:/lab/domu/vmlinux; do
