@@ -13,4 +13,14 @@ fi
 echo "host QEMU: $(qemu-system-x86_64 --version | head -1)"
 # every scenario's header parses (a bad one is an error naming file:line)
 "$root/tests/xen-lab/run" --list
-"$root/tests/xen-lab/run"
+# Known gaps are listed, with the issue and the reason, in tests/xen-lab/known-gaps.
+scenarios=()
+while read -r name _; do
+  gap=$(awk -v n="$name" '$1 == n { $1 = ""; print; exit }' "$root/tests/xen-lab/known-gaps")
+  if [ -n "$gap" ] && [ -z "${RXL_LAB_ALL:-}" ]; then
+    echo "SKIP  $name: known gap, issue$gap"
+  else
+    scenarios+=("$name")
+  fi
+done < <("$root/tests/xen-lab/run" --list | awk '{print $1}')
+"$root/tests/xen-lab/run" "${scenarios[@]}"
