@@ -18,6 +18,9 @@ pub struct Cli {
     /// More log output (repeat for more); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// The hypervisor to drive (default: Xen in dom0, else KVM when /dev/kvm is usable).
+    #[arg(long, global = true, env = "RXL_BACKEND", value_name = "xen|kvm")]
+    backend: Option<cmd::backend::BackendChoice>,
     #[command(subcommand)]
     command: Verb,
 }
@@ -50,11 +53,22 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     let result = match cli.command {
         Verb::Config(c) => cmd::config::run(c),
-        Verb::Create(c) => cmd::create::run(c),
+        Verb::Create(c) => {
+            let forced = if c.dry_run { None } else { cli.backend };
+            cmd::backend::require_xen(forced, "create")
+                .map_err(Into::into)
+                .and_then(|()| cmd::create::run(c))
+        }
         Verb::Grub(c) => cmd::grub::run(c),
-        Verb::HostCheck(c) => cmd::host_check::run(c),
-        Verb::Xen(c) => cmd::xen::run(c, cli.verbose),
-        Verb::Domain(c) => cmd::domain::run(c),
+        Verb::HostCheck(c) => cmd::host_check::run(c, cli.backend),
+        Verb::Xen(c) => {
+            cmd::backend::require_xen(cli.backend, "list/info/pause/destroy/mem-set/...")
+                .map_err(Into::into)
+                .and_then(|()| cmd::xen::run(c, cli.verbose))
+        }
+        Verb::Domain(c) => cmd::backend::require_xen(cli.backend, "shutdown/reboot/console")
+            .map_err(Into::into)
+            .and_then(|()| cmd::domain::run(c)),
         Verb::GenDocs(c) => cmd::docs::run(c, Cli::command()),
     };
     match result {

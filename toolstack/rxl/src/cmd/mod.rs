@@ -1,5 +1,6 @@
 //! One module per area of verbs. Each exposes a clap `Subcommand` (or `Args`) type and a `run`.
 
+pub mod backend;
 pub mod config;
 pub mod console;
 pub mod create;
