@@ -17,8 +17,11 @@ echo "host QEMU: $(qemu-system-x86_64 --version | head -1)"
 scenarios=()
 while read -r name _; do
   gap=$(awk -v n="$name" '$1 == n { $1 = ""; print; exit }' "$root/tests/xen-lab/known-gaps")
+  manual=$(awk -v n="$name" '$1 == n { $1 = ""; print; exit }' "$root/tests/xen-lab/manual-only")
   if [ -n "$gap" ] && [ -z "${RXL_LAB_ALL:-}" ]; then
     echo "SKIP  $name: known gap, issue$gap"
+  elif [ -n "$manual" ] && [ -z "${RXL_LAB_ALL:-}" ]; then
+    echo "SKIP  $name: run by hand (tests/xen-lab/run $name):$manual"
   else
     scenarios+=("$name")
   fi
