@@ -33,8 +33,8 @@ parse_scenario() {
             timeout) [[ $value =~ ^[1-9][0-9]*$ ]] \
                 || die "$file:$n: timeout is whole seconds, got '$value'";;
             needs) for k in $value; do
-                    [[ $k =~ ^(rxl|rxenstored|rxenstore)$ ]] \
-                        || die "$file:$n: needs lists rxl, rxenstored or rxenstore, got '$k'"
+                    [[ $k =~ ^(rxl|rxenstored|rxenstore|rxenstore-bench)$ ]] \
+                        || die "$file:$n: needs lists rxl, rxenstored, rxenstore or rxenstore-bench, got '$k'"
                 done;;
             dom0-mem) [[ $value =~ ^[0-9A-Za-z:,%+-]+$ ]] \
                 || die "$file:$n: dom0-mem is Xen's dom0_mem value (e.g. 512M,max:512M), got '$value'";;
