@@ -7,6 +7,9 @@
 # xen-lab needs: rxenstore-bench
 . /lab/lib.sh
 lab_need_toolstack
-rxenstore-bench --daemon c && lab_ok "load generator ran against the C xenstored" \
-    || lab_bad "rxenstore-bench failed against the C xenstored"
+if rxenstore-bench --daemon c; then
+    lab_ok "load generator ran against the C xenstored"
+else
+    lab_bad "rxenstore-bench failed against the C xenstored"
+fi
 lab_done

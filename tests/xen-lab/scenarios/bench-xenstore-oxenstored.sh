@@ -11,13 +11,16 @@
 lab_need_bin oxenstored
 oxenstored --pid-file /run/oxenstored.pid > /tmp/oxenstored.out 2>&1 \
     || { cat /tmp/oxenstored.out; lab_fail "oxenstored did not start"; }
-lab_secs; end=$(($LAB_S + 60))
+lab_secs; end=$((LAB_S + 60))
 until timeout 3 xenstore-ls / > /dev/null 2>&1; do
     lab_secs; [ "$LAB_S" -lt $end ] || { cat /tmp/oxenstored.out; lab_fail "oxenstored does not answer within 60 s"; }
     sleep 1
 done
 lab_ok "oxenstored answers on $(ls /run/xenstored/socket)"
-rxenstore-bench --daemon oxenstored && lab_ok "load generator ran against oxenstored" \
-    || lab_bad "rxenstore-bench failed against oxenstored"
+if rxenstore-bench --daemon oxenstored; then
+    lab_ok "load generator ran against oxenstored"
+else
+    lab_bad "rxenstore-bench failed against oxenstored"
+fi
 kill "$(cat /run/oxenstored.pid)" 2>/dev/null
 lab_done
