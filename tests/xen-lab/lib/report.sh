@@ -109,6 +109,13 @@ report() {
         esac
     done | tee "$WORK/summary.txt"
     for note in "${BOOT_NOTES[@]}"; do echo "  $note"; done | tee -a "$WORK/summary.txt"
+    # A failure's evidence must reach CI's output, not only a log file on the CI machine.
+    for s in "${SCENARIOS[@]}"; do
+        [ "${RESULT[$s]:-FAIL}" = FAIL ] && [ -f "$WORK/logs/$s.log" ] || continue
+        echo "----- $s: last 80 lines of its log -----"
+        tail -80 "$WORK/logs/$s.log" | sed 's/^/  | /'
+        echo "----- end of $s -----"
+    done
     if [ -s "$WORK/bench.txt" ]; then
         echo "benchmarks ($WORK/bench.txt):"
         sed 's/ sorted_ms=.*//; s/^/  /' "$WORK/bench.txt"
