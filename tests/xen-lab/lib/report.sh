@@ -111,7 +111,7 @@ report() {
     for note in "${BOOT_NOTES[@]}"; do echo "  $note"; done | tee -a "$WORK/summary.txt"
     # A failure's evidence must reach CI's output, not only a log file on the CI machine.
     for s in "${SCENARIOS[@]}"; do
-        [ "${RESULT[$s]:-FAIL}" = FAIL ] && [ -f "$WORK/logs/$s.log" ] || continue
+        if [ "${RESULT[$s]:-FAIL}" != FAIL ] || [ ! -f "$WORK/logs/$s.log" ]; then continue; fi
         echo "----- $s: last 80 lines of its log -----"
         tail -80 "$WORK/logs/$s.log" | sed 's/^/  | /'
         echo "----- end of $s -----"
