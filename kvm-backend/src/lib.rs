@@ -11,6 +11,7 @@ pub mod control;
 pub mod devices;
 pub mod from_config;
 pub mod loader;
+pub mod qemu;
 pub mod rundir;
 pub mod runstate;
 pub mod spec;

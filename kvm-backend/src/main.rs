@@ -56,7 +56,7 @@ struct Args {
     stats: bool,
     /// Managed mode (used by `rxl create`): the run directory holding the VM's state file,
     /// control socket and console log.
-    #[arg(long, requires_all = ["spec", "id"])]
+    #[arg(long, requires = "id")]
     run_dir: Option<PathBuf>,
     /// Managed mode: the domain id reserved in the run directory.
     #[arg(long, requires = "run_dir")]
@@ -149,6 +149,15 @@ fn spec_from(args: &Args) -> Result<VmSpec, String> {
 /// Exit status: 0 the guest stopped normally, 2 the VM could not be built, 3 the guest crashed.
 fn main() -> ExitCode {
     let args = Args::parse();
+    // type="hvm" (an xl.cfg or an HVM spec file) runs under QEMU, not the microVM.
+    let (spec, cfg, dir) = (
+        args.spec.as_deref(),
+        args.config.as_deref(),
+        args.run_dir.as_deref(),
+    );
+    if let Some(code) = rxl_kvm::qemu::dispatch(spec, cfg, dir, args.id, args.paused) {
+        return code;
+    }
     let spec = match spec_from(&args) {
         Ok(s) => s,
         Err(e) => {

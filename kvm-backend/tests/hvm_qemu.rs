@@ -1,0 +1,364 @@
+//! type="hvm" on the real /dev/kvm: `rxl-kvm --config hvm.cfg` in managed mode runs
+//! qemu-system-x86_64 -accel kvm; SeaBIOS boots a boot sector (from a raw disk, or from an ISO
+//! through El Torito no-emulation) that prints a marker on COM1, then a dot per timer tick.
+//! Checked through the same control socket and run directory as a microVM: info, pause,
+//! resume, reboot (a new QEMU, boots=2), shutdown, destroy, and a killed QEMU reported.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rxl_kvm::control::{Phase, client};
+use rxl_kvm::rundir::RunDir;
+use rxl_kvm::runstate::ExitReason;
+
+/// Why these tests cannot run here, if they cannot.
+fn skip_reason(need_iso: bool) -> Option<String> {
+    if let Err(e) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+    {
+        return Some(format!("/dev/kvm is not usable: {e}"));
+    }
+    let has = |bin: &str| {
+        Command::new(bin)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !has("qemu-system-x86_64") {
+        return Some("qemu-system-x86_64 is not installed (tests/deps/kvm-hvm.apt)".into());
+    }
+    if need_iso && !has("xorriso") {
+        return Some("xorriso is not installed (tests/deps/kvm-hvm.apt)".into());
+    }
+    None
+}
+
+macro_rules! require {
+    ($iso:expr) => {
+        if let Some(why) = skip_reason($iso) {
+            eprintln!("SKIP {}: {why}", module_path!());
+            return;
+        }
+    };
+}
+
+/// A real-mode boot sector: DS=0, print `msg` on COM1, then `sti; hlt` and a '.' per wake-up
+/// (the BIOS timer ticks), forever. Position-independent apart from `msg`'s absolute address,
+/// so it runs whether the BIOS enters at 0000:7c00 or 07c0:0000 (El Torito).
+fn boot_sector(msg: &str) -> Vec<u8> {
+    let msg_addr: u16 = 0x7c00 + 26;
+    let mut code = vec![
+        0xfc, // cld
+        0x31,
+        0xc0, // xor ax, ax
+        0x8e,
+        0xd8, // mov ds, ax
+        0xba,
+        0xf8,
+        0x03, // mov dx, 0x3f8
+        0xbe,
+        msg_addr as u8,
+        (msg_addr >> 8) as u8, // mov si, msg
+        0xac,                  // 11: lodsb
+        0x84,
+        0xc0, // test al, al
+        0x74,
+        0x03, // jz 19
+        0xee, // out dx, al
+        0xeb,
+        0xf8, // jmp 11
+        0xfb, // 19: sti
+        0xf4, // hlt
+        0xb0,
+        b'.', // mov al, '.'
+        0xee, // out dx, al
+        0xeb,
+        0xf9, // jmp 19
+    ];
+    assert_eq!(code.len(), 26);
+    code.extend(msg.as_bytes());
+    code.extend(b"\r\n\0");
+    code.resize(510, 0);
+    code.extend([0x55, 0xaa]);
+    code
+}
+
+/// A raw disk image whose MBR is [`boot_sector`].
+fn disk_image(path: &Path, msg: &str) {
+    let mut img = boot_sector(msg);
+    img.resize(1 << 20, 0);
+    std::fs::write(path, img).unwrap();
+}
+
+/// An ISO whose El Torito no-emulation boot image is [`boot_sector`] (made with xorriso).
+fn iso_image(dir: &Path, msg: &str) -> PathBuf {
+    let root = dir.join("iso-root");
+    std::fs::create_dir_all(&root).unwrap();
+    let mut boot = boot_sector(msg);
+    boot.resize(2048, 0);
+    std::fs::write(root.join("boot.img"), boot).unwrap();
+    std::fs::write(root.join("README"), "rxl hvm test\n").unwrap();
+    let iso = dir.join("boot.iso");
+    let out = Command::new("xorriso")
+        .args(["-as", "mkisofs", "-quiet", "-o"])
+        .arg(&iso)
+        .args(["-b", "boot.img", "-no-emul-boot", "-boot-load-size", "4"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    iso
+}
+
+/// One managed `rxl-kvm --config` VM; killed (with its QEMU, by PDEATHSIG) if a test fails.
+struct Vm {
+    run: RunDir,
+    id: u32,
+    child: Child,
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Vm {
+    fn start(dir: &Path, name: &str, cfg_body: &str) -> Vm {
+        let cfg = dir.join(format!("{name}.cfg"));
+        std::fs::write(
+            &cfg,
+            format!("name = \"{name}\"\ntype = \"hvm\"\nmemory = 32\n{cfg_body}"),
+        )
+        .unwrap();
+        let run = RunDir::new(dir.join("run"));
+        let id = run.reserve(name, 32, 1).unwrap().id;
+        let child = Command::new(env!("CARGO_BIN_EXE_rxl-kvm"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--run-dir")
+            .arg(run.root())
+            .arg("--id")
+            .arg(id.to_string())
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut vm = Vm { run, id, child };
+        vm.wait_for("the pid in the state file", |vm| {
+            vm.run
+                .records()
+                .unwrap()
+                .iter()
+                .any(|r| r.id == vm.id && r.pid != 0)
+        });
+        vm
+    }
+
+    fn wait_for(&mut self, what: &str, mut cond: impl FnMut(&mut Vm) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !cond(self) {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                panic!("rxl-kvm exited ({st}) while waiting for {what}");
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn console(&self) -> String {
+        std::fs::read_to_string(self.run.console_path(self.id)).unwrap_or_default()
+    }
+
+    fn request(&self, req: &str) -> Result<(), String> {
+        client::request(&self.run.socket_path(self.id), req)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn info(&self) -> rxl_kvm::control::VmInfo {
+        client::info(&self.run.socket_path(self.id)).unwrap()
+    }
+
+    /// Destroys the VM and checks rxl-kvm exits with `code` (3 after a crash, as for a
+    /// microVM) leaving nothing in the run directory.
+    fn destroy_and_check_clean(mut self, code: i32) {
+        self.request("destroy").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "rxl-kvm did not exit after destroy"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(status.code(), Some(code), "{status}");
+        let left: Vec<_> = std::fs::read_dir(self.run.root())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "left in the run dir: {left:?}");
+    }
+}
+
+#[test]
+fn disk_boot_pause_resume_reboot_shutdown_destroy() {
+    require!(false);
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk.img");
+    disk_image(&disk, "RXL-HVM-DISK-OK");
+    let mut vm = Vm::start(
+        dir.path(),
+        "hvm-disk",
+        &format!(
+            "disk = [ \"{},raw,hda,rw\" ]\nserial = \"pty\"\n",
+            disk.display()
+        ),
+    );
+    vm.wait_for("the disk marker", |vm| {
+        vm.console().contains("RXL-HVM-DISK-OK")
+    });
+    let info = vm.info();
+    assert_eq!(
+        (info.name.as_str(), info.phase, info.boots),
+        ("hvm-disk", Phase::Running, 1)
+    );
+    assert_eq!(info.pid, vm.child.id());
+    vm.wait_for("timer ticks", |vm| vm.console().contains("...."));
+
+    // pause: the guest's dots stop; resume: they come back.
+    vm.request("pause").unwrap();
+    assert_eq!(vm.info().phase, Phase::Paused);
+    let frozen = vm.console().len();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(vm.console().len(), frozen, "the guest ran while paused");
+    vm.request("resume").unwrap();
+    assert_eq!(vm.info().phase, Phase::Running);
+    vm.wait_for("ticks after resume", |vm| vm.console().len() > frozen + 2);
+
+    // reboot: a hard reset; on_reboot defaults to restart, in a fresh QEMU.
+    vm.request("reboot").unwrap();
+    vm.wait_for("the second boot", |vm| {
+        vm.console().matches("RXL-HVM-DISK-OK").count() == 2
+    });
+    let info = vm.info();
+    assert_eq!((info.boots, info.phase), (2, Phase::Running));
+    assert_eq!(info.last_exit, Some(ExitReason::Reboot));
+
+    // shutdown presses the ACPI power button; this guest has no ACPI and keeps running.
+    vm.request("shutdown").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(vm.info().phase, Phase::Running);
+    assert!(
+        vm.request("frobnicate")
+            .unwrap_err()
+            .contains("unknown request")
+    );
+    vm.destroy_and_check_clean(0);
+}
+
+#[test]
+fn cdrom_boot_both_spellings_and_boot_order() {
+    require!(true);
+    let dir = tempfile::tempdir().unwrap();
+    let iso = iso_image(dir.path(), "RXL-HVM-CDROM-OK");
+    let disk = dir.path().join("disk.img");
+    disk_image(&disk, "RXL-HVM-DISK-OK");
+    // virt-install --cdrom style: a disk plus the ISO, boot="dc" boots the CD first.
+    let mut vm = Vm::start(
+        dir.path(),
+        "hvm-cd",
+        &format!(
+            "disk = [ \"{},raw,hda,rw\", \"format=raw, vdev=hdc, access=ro, devtype=cdrom, target={}\" ]\nboot = \"dc\"\n",
+            disk.display(),
+            iso.display()
+        ),
+    );
+    vm.wait_for("the CD-ROM marker", |vm| {
+        vm.console().contains("RXL-HVM-CDROM-OK")
+    });
+    assert!(!vm.console().contains("RXL-HVM-DISK-OK"));
+    vm.destroy_and_check_clean(0);
+    // The short ",cdrom" spelling, alone.
+    let mut vm = Vm::start(
+        dir.path(),
+        "hvm-cd2",
+        &format!("disk = [ \"{},raw,hdc,cdrom\" ]\n", iso.display()),
+    );
+    vm.wait_for("the CD-ROM marker", |vm| {
+        vm.console().contains("RXL-HVM-CDROM-OK")
+    });
+    vm.destroy_and_check_clean(0);
+}
+
+#[test]
+fn a_killed_qemu_is_reported_not_hidden() {
+    require!(false);
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk.img");
+    disk_image(&disk, "RXL-HVM-DISK-OK");
+    let mut vm = Vm::start(
+        dir.path(),
+        "hvm-kill",
+        &format!(
+            "disk = [ \"{},raw,hda,rw\" ]\non_crash = \"preserve\"\n",
+            disk.display()
+        ),
+    );
+    vm.wait_for("the disk marker", |vm| {
+        vm.console().contains("RXL-HVM-DISK-OK")
+    });
+    let pid = vm.child.id();
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
+    let qemu: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    // SAFETY: kill(2) on the QEMU this test's rxl-kvm started.
+    unsafe { libc::kill(qemu, libc::SIGKILL) };
+    vm.wait_for("the crash to be recorded", |vm| {
+        vm.info().phase == Phase::Crashed
+    });
+    match vm.info().last_exit {
+        Some(ExitReason::Crash(why)) => {
+            assert!(
+                why.contains("exited unexpectedly") && why.contains("signal"),
+                "{why}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    vm.destroy_and_check_clean(3);
+}
+
+#[test]
+fn an_hvm_config_with_nothing_to_boot_fails_by_key_and_leaves_nothing() {
+    require!(false);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("empty.cfg");
+    std::fs::write(
+        &cfg,
+        "name = \"e\"\ntype = \"hvm\"\npci = [ \"0000:01:00.0\" ]\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rxl-kvm"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("empty.cfg") && err.contains("pci:") && err.contains("nothing to boot"),
+        "{err}"
+    );
+}
