@@ -8,13 +8,11 @@
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::path::Path;
 use std::ptr::NonNull;
 
 use crate::error::XenError;
 
-/// Xen's page size on x86.
-pub const PAGE_SIZE: usize = 4096;
+pub use rxl_xendev::PAGE_SIZE;
 
 /// Where buffers come from: the hypercall device if the kernel has one.
 #[derive(Debug)]
@@ -25,8 +23,7 @@ pub struct BufferSource {
 impl BufferSource {
     /// Opens `/dev/xen/hypercall`, or falls back to locked anonymous memory without it.
     pub fn open() -> Result<Self, XenError> {
-        let path = Path::new("/dev/xen/hypercall");
-        match super::open_device(path) {
+        match super::open_device("/dev/xen/hypercall") {
             Ok(f) => Ok(BufferSource { dev: Some(f) }),
             Err(XenError::NoXen { .. }) => {
                 tracing::debug!("no /dev/xen/hypercall; using mlock'd anonymous pages");
