@@ -25,6 +25,12 @@
 //! pin every size, offset and request number to what a C program including those headers
 //! printed on Debian 12 (the program is reproduced in `abi.rs`).
 //!
+//! # Why hand-written
+//!
+//! No crate on the registry this project uses wraps these devices (`xen-ioctls`,
+//! `xen-bindings` and `xen-store` are not published there; checked with `cargo info` in
+//! November 2026), and the ioctls are few and stable UAPI.
+//!
 //! Raw `libc::ioctl` is used through two small helpers rather than nix's `ioctl_*_bad!`
 //! macros: the macros generate one `unsafe fn` per request, and the safety argument is the
 //! same for all of them, so one audited helper is smaller than fourteen macro calls.
