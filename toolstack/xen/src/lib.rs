@@ -12,6 +12,7 @@
 
 pub mod backend;
 pub mod build;
+pub mod console;
 pub mod control;
 pub mod ctl;
 pub mod dom0_mem;
