@@ -4,11 +4,13 @@
 # virtio-blk sector whose checksum is computed here independently, powers off or reboots
 # through the i8042, the 64-bit ELF entry works, and bad input fails with exit 2 and the
 # file named. (cargo test -p rxl-kvm, run by 20-unit, covers the library and managed mode.)
+# type="hvm" runs QEMU as the device model: a boot sector boots from a raw disk (release binary,
+# foreground), then the hvm_qemu tests (disk, ISO, pause/resume/reboot/destroy, a killed QEMU).
 # Expected duration: ~1 min with a warm cargo cache (release build), a few seconds of guests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-tests/lib/deps.sh kvm
+tests/lib/deps.sh kvm kvm-hvm
 if ! { exec 3<>/dev/kvm; } 2>/dev/null; then
   echo "SKIP: /dev/kvm is absent or not usable by $(id -un) (load kvm_intel/kvm_amd)"
   exit 77
@@ -46,7 +48,7 @@ echo "--- ELF64 without PVH note: long-mode entry with the zero page"
 grep -qx "CMDLINE=abc def" "$tmp/out"
 grep -qx "CR3=00009000" "$tmp/out"
 
-echo "--- an xl.cfg: the disk= and extra= keys reach the guest; an HVM config is refused by key"
+echo "--- an xl.cfg: the disk= and extra= keys reach the guest; an HVM config with nothing to boot fails by key"
 cat > "$tmp/guest.cfg" <<CFG
 name = "suite"
 type = "pvh"
@@ -61,7 +63,30 @@ grep -qx "VIRTIO-BLK-SUM=$want" "$tmp/out"
 printf 'name = "h"\ntype = "hvm"\n' > "$tmp/hvm.cfg"
 rc=0; "$bin" --config "$tmp/hvm.cfg" 2>"$tmp/err" || rc=$?
 cat "$tmp/err"
-[ "$rc" = 2 ] && grep -q 'type="hvm"' "$tmp/err"
+[ "$rc" = 2 ] && grep -q 'nothing to boot' "$tmp/err"
+
+echo "--- type=hvm: QEMU + SeaBIOS boot a raw disk's boot sector; killing rxl-kvm takes QEMU with it"
+# Real-mode code: DS=0, print RXL-HVM-SUITE on COM1, then a '.' per timer tick.
+{ printf '\xfc\x31\xc0\x8e\xd8\xba\xf8\x03\xbe\x1a\x7c\xac\x84\xc0\x74\x03\xee\xeb\xf8'
+  printf '\xfb\xf4\xb0.\xee\xeb\xf9RXL-HVM-SUITE\r\n\0'; } > "$tmp/mbr"
+truncate -s 510 "$tmp/mbr"; printf '\x55\xaa' >> "$tmp/mbr"
+cp "$tmp/mbr" "$tmp/hvm.img"; truncate -s 1M "$tmp/hvm.img"
+printf 'name = "suite-hvm"\ntype = "hvm"\nmemory = 32\nvga = "none"\nserial = "pty"\ndisk = [ "%s,raw,hda,rw" ]\n' \
+  "$tmp/hvm.img" > "$tmp/hvm.cfg"
+"$bin" --config "$tmp/hvm.cfg" >"$tmp/hvm.out" 2>"$tmp/hvm.err" &
+vmm=$!
+for _ in $(seq 600); do grep -q RXL-HVM-SUITE "$tmp/hvm.out" && break; sleep 0.1; done
+qemu=$(tr -d " " < "/proc/$vmm/task/$vmm/children" 2>/dev/null || true)
+kill "$vmm"; wait "$vmm" || true
+cat "$tmp/hvm.err"; head -c 200 "$tmp/hvm.out"; echo
+grep -q RXL-HVM-SUITE "$tmp/hvm.out" || { echo "no marker from the HVM guest"; exit 1; }
+[ -n "$qemu" ] || { echo "rxl-kvm had no QEMU child"; exit 1; }
+for _ in $(seq 50); do [ -e "/proc/$qemu" ] || break; sleep 0.1; done
+[ ! -e "/proc/$qemu" ] || { echo "QEMU $qemu outlived rxl-kvm"; exit 1; }
+
+echo "--- type=hvm under QEMU: disk and ISO boots, pause/resume, reboot, destroy, a killed QEMU"
+cargo test --locked -p rxl-kvm --test hvm_qemu 2>&1 | tee "$tmp/hvm-tests"
+grep -q "test result: ok. 4 passed" "$tmp/hvm-tests"
 
 echo "--- bad input: exit 2, the file named"
 rc=0; "$bin" --kernel "$tmp/nope.elf" 2>"$tmp/err" || rc=$?
