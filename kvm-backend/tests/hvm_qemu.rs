@@ -362,3 +362,71 @@ fn an_hvm_config_with_nothing_to_boot_fails_by_key_and_leaves_nothing() {
         "{err}"
     );
 }
+
+/// Deletes a test bridge on drop.
+struct Bridge(String);
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.0]).status();
+    }
+}
+
+#[test]
+fn vif_on_a_bridge_vnc_with_password_stdvga_usb_tablet() {
+    require!(false);
+    let br = Bridge(format!("rxlhbr{}", std::process::id() % 10000));
+    let made = Command::new("ip")
+        .args(["link", "add", &br.0, "type", "bridge"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        eprintln!("SKIP hvm_qemu: cannot create a bridge with `ip link add` (needs CAP_NET_ADMIN)");
+        return;
+    }
+    let tap = format!("rxlhtap{}", std::process::id() % 10000);
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk.img");
+    disk_image(&disk, "RXL-HVM-DISK-OK");
+    let display = 40 + std::process::id() % 50;
+    let mut vm = Vm::start(
+        dir.path(),
+        "hvm-dev",
+        &format!(
+            "disk = [ \"{},raw,hda,rw\" ]\nvif = [ \"bridge={},vifname={tap},model=e1000,mac=52:54:00:aa:bb:cc\" ]\n\
+             vnc = 1\nvncdisplay = {display}\nvncpasswd = \"secret\"\nstdvga = 1\n\
+             usb = 1\nusbdevice = \"tablet\"\nboot = \"c\"\n",
+            disk.display(),
+            br.0
+        ),
+    );
+    vm.wait_for("the disk marker", |vm| {
+        vm.console().contains("RXL-HVM-DISK-OK")
+    });
+    // The tap QEMU uses is enslaved to the bridge named by bridge=.
+    let master = std::fs::read_link(format!("/sys/class/net/{tap}/master")).unwrap();
+    assert!(master.ends_with(&br.0), "{master:?}");
+    let mac = std::fs::read_to_string(format!("/sys/class/net/{tap}/address")).unwrap();
+    assert!(!mac.trim().is_empty());
+    // VNC answers on loopback, display vncdisplay, and demands a password (VNC auth = 2).
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", 5900 + display as u16)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut version = [0u8; 12];
+    s.read_exact(&mut version).unwrap();
+    assert_eq!(&version, b"RFB 003.008\n");
+    s.write_all(b"RFB 003.008\n").unwrap();
+    let mut n = [0u8; 1];
+    s.read_exact(&mut n).unwrap();
+    let mut types = vec![0u8; usize::from(n[0])];
+    s.read_exact(&mut types).unwrap();
+    assert_eq!(types, vec![2], "security types offered");
+    drop(s);
+    vm.request("input 0d0a").unwrap();
+    vm.destroy_and_check_clean(0);
+    assert!(
+        !Path::new(&format!("/sys/class/net/{tap}")).exists(),
+        "the tap outlived the VM"
+    );
+}
