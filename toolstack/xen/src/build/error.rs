@@ -53,8 +53,7 @@ pub enum BuildError {
     /// The host has too little free memory.
     #[error(
         "not enough free memory: the guest needs {need_kib} KiB, Xen has {free_kib} KiB \
-             free ({missing_kib} KiB missing); lower `memory=`, destroy a guest, or balloon dom0 \
-             down (`rxl mem-set 0 <size>`)"
+             free ({missing_kib} KiB missing); {advice}"
     )]
     HostTooSmall {
         /// KiB the guest needs.
@@ -63,6 +62,8 @@ pub enum BuildError {
         free_kib: u64,
         /// Difference.
         missing_kib: u64,
+        /// Why rxl did not (or could not) balloon dom0, and what to change.
+        advice: String,
     },
     /// A hypercall failed.
     #[error("{step}: {source}")]

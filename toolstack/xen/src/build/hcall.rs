@@ -52,6 +52,8 @@ pub trait BuildCalls {
         vcpu: u32,
         ctx: &xs::vcpu_guest_context,
     ) -> Result<(), XenError>;
+    /// vCPU `vcpu`'s PV register state.
+    fn vcpu_context(&self, domid: u32, vcpu: u32) -> Result<xs::vcpu_guest_context, XenError>;
     /// Pins frame `mfn` of `domid` as an L4 page table.
     fn pin_l4(&self, domid: u32, mfn: u64) -> Result<(), XenError>;
     /// Asks Xen to write its hypercall stubs into frame `gmfn` of `domid`.
@@ -178,6 +180,25 @@ impl BuildCalls for Xen {
             },
         )
         .map(drop)
+    }
+
+    fn vcpu_context(&self, domid: u32, vcpu: u32) -> Result<xs::vcpu_guest_context, XenError> {
+        let buf = self.buffer(std::mem::size_of::<xs::vcpu_guest_context>())?;
+        let addr = buf.addr();
+        self.domctl(
+            "domctl getvcpucontext",
+            xs::XEN_DOMCTL_getvcpucontext,
+            domid,
+            |u| {
+                u.vcpucontext = xs::xen_domctl_vcpucontext {
+                    vcpu,
+                    ctxt: xs::__guest_handle_vcpu_guest_context_t {
+                        p: addr as *mut xs::vcpu_guest_context,
+                    },
+                };
+            },
+        )?;
+        Ok(buf.read::<xs::vcpu_guest_context>(0))
     }
 
     fn pin_l4(&self, domid: u32, mfn: u64) -> Result<(), XenError> {

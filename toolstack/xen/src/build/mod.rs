@@ -8,7 +8,9 @@
 //! [`memory`] (populate_physmap), [`hcall`] (the builder's hypercalls), [`guest_mem`]
 //! (writing into the new guest), [`xs_tree`] (the xenstore tree), [`cleanup`], [`fault`].
 
+pub mod balloon;
 pub mod cleanup;
+pub mod coredump;
 pub mod error;
 pub mod fault;
 pub mod guest_mem;
@@ -210,6 +212,20 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// What the guest takes from Xen's free memory, KiB: its RAM and the maxmem slack, and
+    /// for PVH the paging pool, the special pages and the ACPI page.
+    pub fn host_need_kib(&self) -> u64 {
+        let base = self.memory_kib + MAXMEM_SLACK_KIB;
+        if self.kind == GuestType::Pvh {
+            base + u64::from(pvh::paging_pool_mb(self.max_vcpus, self.max_kib)) * 1024
+                + (pvh::e820::NR_SPECIAL + 1) * 4
+        } else {
+            base
+        }
+    }
+}
+
 /// libxl's numbering of `tsc_mode`.
 fn tsc_mode_number(m: Option<rxl_config::model::TscMode>) -> u32 {
     use rxl_config::model::TscMode;
@@ -249,20 +265,8 @@ pub fn create(ctl: &Control, cfg: &DomainConfig, paused: bool) -> Result<Created
         Err(e) => return Err(at("checking the name")(e)),
     }
     let xen = ctl.xen();
-    let free_kib = xen
-        .physinfo()
-        .map_err(at("reading free memory"))?
-        .free_pages
-        * 4;
-    let need_kib = plan.memory_kib + MAXMEM_SLACK_KIB;
-    if free_kib < need_kib {
-        return Err(BuildError::HostTooSmall {
-            need_kib,
-            free_kib,
-            missing_kib: need_kib - free_kib,
-        });
-    }
     let xs = Client::open().map_err(xs_at("connecting to xenstore"))?;
+    let room = balloon::make_room(ctl, &xs, plan.host_need_kib())?;
     let start = std::time::Instant::now();
     let mut rb = cleanup::Rollback::new();
     match build(ctl, &xs, &plan, paused, &mut rb) {
@@ -272,6 +276,7 @@ pub fn create(ctl: &Control, cfg: &DomainConfig, paused: bool) -> Result<Created
         }),
         Err(e) => {
             let problems = rb.undo(xen, Some(&xs));
+            balloon::undo(&xs, room);
             if problems.is_empty() {
                 Err(e)
             } else {

@@ -5,6 +5,8 @@
 pub const RAM: u32 = 1;
 /// e820 reserved.
 pub const RESERVED: u32 = 2;
+/// e820 ACPI NVS (libxl's type for the pages holding the ACPI tables).
+pub const NVS: u32 = 4;
 
 /// First pfn after the special-page region.
 pub const SPECIAL_END_PFN: u64 = 0xff000;
@@ -42,7 +44,8 @@ impl E820Entry {
     }
 }
 
-/// The map of a guest with `ram_bytes` of memory (below the MMIO hole).
+/// The map of a guest with `ram_bytes` of memory (below the MMIO hole): RAM, the special
+/// pages, the ACPI table page (as libxl's `domain_construct_memmap` orders them).
 pub fn memory_map(ram_bytes: u64) -> Vec<E820Entry> {
     vec![
         E820Entry {
@@ -54,6 +57,11 @@ pub fn memory_map(ram_bytes: u64) -> Vec<E820Entry> {
             addr: (SPECIAL_END_PFN - NR_SPECIAL) << 12,
             size: NR_SPECIAL << 12,
             kind: RESERVED,
+        },
+        E820Entry {
+            addr: super::acpi::ACPI_GPA,
+            size: 4096,
+            kind: NVS,
         },
     ]
 }
@@ -76,5 +84,8 @@ mod tests {
         let r = m[1];
         assert!(r.addr <= CONSOLE_PFN << 12 && (XENSTORE_PFN + 1) << 12 <= r.addr + r.size);
         assert_eq!(r.to_bytes()[16], RESERVED as u8);
+        let a = m[2];
+        assert_eq!((a.addr, a.kind), (super::super::acpi::ACPI_GPA, NVS));
+        assert!(a.addr >= r.addr + r.size || a.addr + a.size <= r.addr);
     }
 }

@@ -1,8 +1,10 @@
 //! The PVH builder (an HVM container without a device model, libxl's `libxl__build_hvm`
 //! with libxenguest's `hvm-3.0-x86_32` hooks): RAM from 0 with an e820, the special pages
 //! for the console and xenstore rings announced through HVM params, the kernel at its
-//! physical load address, `hvm_start_info`, and vCPU 0 at `XEN_ELFNOTE_PHYS32_ENTRY`.
+//! physical load address, ACPI tables (as libxl's `libxl__dom_load_acpi`), `hvm_start_info`,
+//! and vCPU 0 at `XEN_ELFNOTE_PHYS32_ENTRY`.
 
+pub mod acpi;
 pub mod e820;
 pub mod hcall;
 pub mod start_info;
@@ -44,6 +46,10 @@ pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuil
             ),
         });
     }
+    let tables = acpi::build(plan.max_vcpus, plan.vcpus).map_err(|e| BuildError::Config {
+        key: "maxvcpus",
+        why: e.to_string(),
+    })?;
     let (kstart, kend) = k.paddr_range();
     let ramdisk_len = plan.ramdisk.as_ref().map_or(0, |r| r.len() as u64);
     let ramdisk_gpa = kend.next_multiple_of(PAGE);
@@ -64,8 +70,10 @@ pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuil
 
     fault::check("populate")?;
     memory::populate(xen, domid, plan.memory_kib / 4).map_err(at("allocating guest memory"))?;
+    // The special pages and the ACPI table page, outside the RAM range.
     let mut special: Vec<u64> =
         (e820::SPECIAL_END_PFN - e820::NR_SPECIAL..e820::SPECIAL_END_PFN).collect();
+    special.push(acpi::ACPI_PFN);
     let n = special.len();
     if xen
         .populate_physmap(domid, 0, &mut special)
@@ -98,6 +106,7 @@ pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuil
         module: plan.ramdisk.as_ref().map(|_| (ramdisk_gpa, ramdisk_len)),
         memmap: map,
         cmdline: plan.cmdline.clone(),
+        rsdp: tables.rsdp_gpa,
     };
     let page = si.to_page(si_gpa).map_err(|why| BuildError::Config {
         key: "cmdline",
@@ -109,6 +118,10 @@ pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuil
     let smem = GuestMem::map(xen, domid, sp[0], &sp).map_err(at("mapping the special pages"))?;
     smem.zero(sp[0] * PAGE, e820::NR_SPECIAL * PAGE);
     drop(smem);
+    let amem = GuestMem::map(xen, domid, acpi::ACPI_PFN, &[acpi::ACPI_PFN])
+        .map_err(at("mapping the ACPI table page"))?;
+    amem.write(acpi::ACPI_GPA, &tables.bytes);
+    drop(amem);
 
     for (param, value) in [
         (xs::HVM_PARAM_STORE_PFN, e820::XENSTORE_PFN),

@@ -19,6 +19,8 @@ pub struct HvmStartInfo {
     pub memmap: Vec<E820Entry>,
     /// The kernel command line.
     pub cmdline: String,
+    /// Guest-physical address of the ACPI RSDP (0: none).
+    pub rsdp: u64,
 }
 
 impl HvmStartInfo {
@@ -48,6 +50,7 @@ impl HvmStartInfo {
             put(MODLIST_OFF + 8, &len.to_le_bytes());
         }
         put(24, &(page_gpa + CMDLINE_OFF as u64).to_le_bytes());
+        put(32, &self.rsdp.to_le_bytes());
         put(40, &(page_gpa + MEMMAP_OFF as u64).to_le_bytes());
         put(48, &(self.memmap.len() as u32).to_le_bytes());
         for (i, e) in self.memmap.iter().enumerate() {
@@ -71,6 +74,7 @@ mod tests {
             module: Some((0x400_0000, 0x1234)),
             memmap: super::super::e820::memory_map(128 << 20),
             cmdline: "console=hvc0".into(),
+            rsdp: 0xfc00_0000,
         };
         let base = 0x500_0000u64;
         let p = si.to_page(base).expect("fits");
@@ -84,7 +88,8 @@ mod tests {
         assert_eq!(u64_at(modlist + 8), 0x1234);
         let cmd = (u64_at(24) - base) as usize;
         assert_eq!(&p[cmd..cmd + 13], b"console=hvc0\0");
-        assert_eq!(u32_at(48), 2);
+        assert_eq!(u64_at(32), 0xfc00_0000);
+        assert_eq!(u32_at(48), 3);
         let mm = (u64_at(40) - base) as usize;
         assert_eq!(u64_at(mm + 8), 128 << 20);
         assert_eq!(u32_at(mm + 16), 1);
