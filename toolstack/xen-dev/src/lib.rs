@@ -19,7 +19,7 @@
 //! argument structs belong to the *Linux* drivers' UAPI headers (`<xen/evtchn.h>`,
 //! `<xen/gntdev.h>`, `<xen/gntalloc.h>` from linux-libc-dev, `<xen/sys/privcmd.h>` and
 //! `<xen/sys/xenbus_dev.h>` from libxen-dev), which `xen-sys` does not bind — and the
-//! kernel's `xen/privcmd.h` cannot even be included outside a kernel tree. They are eight
+//! kernel's `xen/privcmd.h` cannot even be included outside a kernel tree. They are ten
 //! small `#[repr(C)]` structs, so they are written out in [`abi`], using `xen-sys`'s scalar
 //! types (`domid_t`, `grant_ref_t`, `evtchn_port_t`) where the headers do, and unit tests
 //! pin every size, offset and request number to what a C program including those headers
