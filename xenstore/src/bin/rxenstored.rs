@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use rxl_xenstore::daemon::conflict::{ConflictLimiter, DEFAULT_BURST, DEFAULT_TICK};
+use rxl_xenstore::daemon::conn::ring::MapMode;
 use rxl_xenstore::daemon::conn::socket::{ListenSpec, Server};
 use rxl_xenstore::daemon::handler::Daemon;
 use rxl_xenstore::daemon::persist;
@@ -41,6 +43,15 @@ struct Args {
     /// Do not serve guests' rings even if /dev/xen/evtchn exists (socket mode only).
     #[arg(long)]
     no_xen: bool,
+    /// Transaction conflicts a domain may cause (its writes failing other domains'
+    /// transactions) before its requests wait; one credit returns every 50 ms. 0 disables
+    /// the limit. Dom0 is never paused.
+    #[arg(long, default_value_t = DEFAULT_BURST, value_name = "N")]
+    conflict_burst: u32,
+    /// Map guests' xenstore pages by frame number (privcmd foreign mapping) instead of
+    /// grant reference 1 (gntdev): forces the fallback path, for tests.
+    #[arg(long)]
+    map_by_frame: bool,
     /// Set a quota, NAME=VALUE (0 disables it). Names: nodes, watches, outstanding,
     /// transactions, node-size, permissions, transaction-nodes. Repeatable.
     #[arg(long = "quota", value_name = "NAME=VALUE")]
@@ -133,6 +144,8 @@ fn run(args: Args) -> Result<(), String> {
             None => Daemon::new(quotas),
         }
     };
+    let mut daemon = daemon;
+    daemon.conflicts = ConflictLimiter::new(args.conflict_burst, DEFAULT_TICK);
     let action = SigAction::new(
         SigHandler::Handler(on_signal),
         SaFlags::empty(),
@@ -144,6 +157,9 @@ fn run(args: Args) -> Result<(), String> {
         unsafe { sigaction(sig, &action) }.map_err(|e| format!("sigaction({sig}): {e}"))?;
     }
     let mut server = Server::new(daemon, &specs).map_err(|e| e.to_string())?;
+    if args.map_by_frame {
+        server.set_map_mode(MapMode::FrameOnly);
+    }
     if !args.no_xen && std::path::Path::new("/dev/xen/evtchn").exists() {
         server
             .enable_xen()

@@ -81,6 +81,19 @@ enum Mode {
         #[arg(required = true)]
         keys: Vec<String>,
     },
+    /// Introduce a domain to xenstored: DOMID GFN PORT (what libxl does at domain creation;
+    /// no xenstore-utils equivalent). On Xen the daemon connects the ring first, so this
+    /// fails if the page cannot be mapped or the event channel bound.
+    Introduce {
+        domid: u32,
+        /// Frame of the domain's xenstore page (signed, as libxl sends it).
+        #[arg(allow_hyphen_values = true)]
+        gfn: i64,
+        /// The domain's xenstore event channel.
+        port: u32,
+    },
+    /// Print T if DOMID is introduced, else F (no xenstore-utils equivalent).
+    IsIntroduced { domid: u32 },
     /// Exit 0 if every key exists, else 1 (xenstore-exists).
     Exists {
         #[arg(required = true)]
@@ -322,6 +335,22 @@ fn execute(client: &Client, mode: Mode, stdout: &mut dyn Write) -> Result<(), Fa
                     .map_err(|e| xs_fail(e, format!("could not create path {k}")))?;
             }
             Vec::new()
+        }
+        Mode::Introduce { domid, gfn, port } => {
+            client
+                .introduce(domid, gfn, port)
+                .map_err(|e| xs_fail(e, format!("could not introduce domain {domid}")))?;
+            Vec::new()
+        }
+        Mode::IsIntroduced { domid } => {
+            let yes = client
+                .is_domain_introduced(domid)
+                .map_err(|e| xs_fail(e, format!("could not ask about domain {domid}")))?;
+            if yes {
+                b"T\n".to_vec()
+            } else {
+                b"F\n".to_vec()
+            }
         }
         Mode::Exists { keys } => in_txn(client, true, |tx, _| {
             for k in &keys {

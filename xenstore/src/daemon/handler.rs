@@ -6,9 +6,11 @@
 //! request yields an error reply and leaves every other client's state untouched.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
+use super::conflict::ConflictLimiter;
 use super::domain::{Domain, SERVER_FEATURES};
 use super::ops;
 use super::path::{self, INTRODUCE_DOMAIN, RELEASE_DOMAIN};
@@ -58,6 +60,8 @@ pub struct Daemon {
     pub special_perms: BTreeMap<String, Perms>,
     /// Features set with SET_FEATURE before INTRODUCE.
     pending_features: HashMap<u32, u32>,
+    /// Conflict credits: domains whose writes keep failing others' transactions wait.
+    pub conflicts: ConflictLimiter,
     /// Domains seen shut down (their @releaseDomain already fired).
     shut_down: std::collections::HashSet<u32>,
     conns: HashMap<ConnId, ConnState>,
@@ -88,6 +92,7 @@ impl Daemon {
             special_perms,
             pending_features: HashMap::new(),
             shut_down: Default::default(),
+            conflicts: ConflictLimiter::default(),
             conns: HashMap::new(),
         }
     }
@@ -125,6 +130,17 @@ impl Daemon {
         }
     }
 
+    /// How long connection `id` must wait before its next request is handled: its
+    /// domain caused too many transaction conflicts lately ([`ConflictLimiter`]).
+    pub fn conflict_wait(&mut self, id: ConnId, now: Instant) -> Option<Duration> {
+        let c = self.conns.get(&id)?;
+        if c.privileged {
+            return None;
+        }
+        let domid = c.domid;
+        self.conflicts.wait(domid, now)
+    }
+
     /// Connections acting as `domid` (unprivileged), e.g. to drop on RELEASE.
     pub fn conns_of(&self, domid: u32) -> Vec<ConnId> {
         self.conns
@@ -143,15 +159,29 @@ impl Daemon {
         })
     }
 
-    /// Handles one request from `id`.
+    /// Handles one request from `id` (socket mode: INTRODUCE records the domain only).
     pub fn handle(&mut self, id: ConnId, msg: &Message) -> Vec<Effect> {
+        self.handle_with(id, msg, &mut |_| Ok(()))
+    }
+
+    /// Handles one request from `id`; `attach` connects an INTRODUCEd domain's ring (maps
+    /// the page, binds the event channel) *before* the domain is recorded, so a failure
+    /// answers the error to the caller and leaves no half-introduced domain behind (as
+    /// the C daemon does), instead of `OK` for a guest whose xenbus can never come up.
+    pub fn handle_with(
+        &mut self,
+        id: ConnId,
+        msg: &Message,
+        attach: &mut dyn FnMut(&Domain) -> Result<(), XsErrno>,
+    ) -> Vec<Effect> {
         let Some(caller) = self.caller(id) else {
             return Vec::new();
         };
+        self.store.set_writer(caller.domid);
         let h = msg.header;
         let mut fx = Vec::new();
         let result = Request::decode(h.msg_type, &msg.payload)
-            .and_then(|req| self.dispatch(id, &caller, &h, req, &mut fx));
+            .and_then(|req| self.dispatch(id, &caller, &h, req, &mut fx, attach));
         let reply = match result {
             Ok(payload) => Message::reply(
                 &h,
@@ -208,6 +238,7 @@ impl Daemon {
         h: &Header,
         req: Request,
         fx: &mut Vec<Effect>,
+        attach: &mut dyn FnMut(&Domain) -> Result<(), XsErrno>,
     ) -> Result<Vec<u8>, XsErrno> {
         let tx = h.tx_id;
         let need_priv = || {
@@ -323,7 +354,17 @@ impl Daemon {
                             }
                         }
                     }
-                    let changes = transaction::commit(&mut self.store, txn)?;
+                    let culprit = transaction::first_conflict(&self.store, &txn)
+                        .and_then(|p| self.store.last_writer(p));
+                    let changes = match transaction::commit(&mut self.store, txn) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            if let Some(w) = culprit.filter(|w| *w != caller.domid) {
+                                self.conflicts.blame(w, Instant::now());
+                            }
+                            return Err(e);
+                        }
+                    };
                     for c in &changes {
                         self.fire(c, fx);
                     }
@@ -341,7 +382,8 @@ impl Daemon {
                 }
                 let features = self
                     .pending_features
-                    .remove(&domid)
+                    .get(&domid)
+                    .copied()
                     .unwrap_or(SERVER_FEATURES);
                 let d = Domain {
                     domid,
@@ -349,6 +391,11 @@ impl Daemon {
                     evtchn,
                     features,
                 };
+                if let Err(e) = attach(&d) {
+                    warn!(domid, gfn, evtchn, error = %e, "INTRODUCE refused: ring not connected");
+                    return Err(e);
+                }
+                self.pending_features.remove(&domid);
                 info!(domid, gfn, evtchn, "domain introduced");
                 self.domains.insert(domid, d.clone());
                 fx.push(Effect::Introduced(d));
@@ -514,10 +561,11 @@ impl Daemon {
                 .map(|(k, v)| format!("{k} {v}\n"))
                 .collect(),
             "stats" => format!(
-                "nodes {}\nconnections {}\ndomains {}\n",
+                "nodes {}\nconnections {}\ndomains {}\nconflicts-blamed {}\n",
                 self.store.len(),
                 self.conns.len(),
-                self.domains.len()
+                self.domains.len(),
+                self.conflicts.blamed
             ),
             _ => return Err(XsErrno::EINVAL),
         };
@@ -567,6 +615,8 @@ impl Daemon {
     /// connections' watches and transactions; `@releaseDomain` fires.
     fn release(&mut self, domid: u32, fx: &mut Vec<Effect>) {
         info!(domid, "domain released");
+        self.store.set_writer(0);
+        self.conflicts.forget(domid);
         for p in self.store.owned_paths(domid) {
             if self.store.get(&p).is_some() {
                 let removed = self.store.remove(&p);

@@ -472,3 +472,91 @@ fn domain_exceptions_release_dead_domains_and_signal_shutdown_once() {
         b"F\0"
     );
 }
+
+#[test]
+fn introduce_whose_ring_cannot_be_connected_fails_and_leaves_nothing() {
+    let mut d = daemon();
+    req(&mut d, 0, MsgType::Watch, 0, b"@introduceDomain\0t\0");
+    req(&mut d, 0, MsgType::SetFeature, 0, b"6\x001\x00");
+    let msg = Message::new(
+        MsgType::Introduce as u32,
+        1,
+        0,
+        b"6\x00-1\x009\x00".to_vec(),
+    )
+    .unwrap();
+    let mut tried = Vec::new();
+    let fx = d.handle_with(0, &msg, &mut |dom| {
+        tried.push((dom.domid, dom.gfn, dom.evtchn, dom.features));
+        Err(XsErrno::EINVAL)
+    });
+    assert_eq!(
+        tried,
+        [(6, -1, 9, 1)],
+        "the ring is connected before the reply"
+    );
+    assert_eq!(
+        reply(&fx),
+        b"EINVAL\0",
+        "the mapping error reaches the caller"
+    );
+    assert!(
+        events(&fx, 0).is_empty(),
+        "no @introduceDomain for a failed INTRODUCE"
+    );
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Introduced(_))));
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::IsDomainIntroduced, 0, b"6\0")),
+        b"F\0",
+        "no half-introduced domain"
+    );
+    // The toolstack may retry (e.g. once the guest's page is set up): it then succeeds, with
+    // the feature word set before the failed attempt still in force.
+    let fx = d.handle_with(0, &msg, &mut |dom| {
+        assert_eq!(dom.features, 1);
+        Ok(())
+    });
+    assert_eq!(reply(&fx), b"OK\0");
+    assert_eq!(events(&fx, 0), [ev("@introduceDomain", "t")]);
+    assert_eq!(
+        reply(&req(&mut d, 0, MsgType::IsDomainIntroduced, 0, b"6\0")),
+        b"T\0"
+    );
+}
+
+#[test]
+fn the_domain_whose_writes_fail_others_commits_is_blamed_and_paused() {
+    let mut d = daemon();
+    d.connect(5, 5, false);
+    d.connect(6, 6, false);
+    req(&mut d, 0, MsgType::Write, 0, b"/x\0v");
+    req(&mut d, 0, MsgType::SetPerms, 0, b"/x\0b0\0");
+    for round in 0..5 {
+        assert_eq!(d.conflict_wait(5, Instant::now()), None, "round {round}");
+        let t = txn(&mut d, 6);
+        req(&mut d, 6, MsgType::Read, t, b"/x\0");
+        req(&mut d, 6, MsgType::Write, t, b"/x\0mine");
+        req(&mut d, 5, MsgType::Write, 0, b"/x\0storm");
+        assert_eq!(
+            reply(&req(&mut d, 6, MsgType::TransactionEnd, t, b"T\0")),
+            b"EAGAIN\0"
+        );
+    }
+    assert_eq!(d.conflicts.blamed, 5);
+    assert!(
+        d.conflict_wait(5, Instant::now()).is_some(),
+        "the writer waits"
+    );
+    assert_eq!(
+        d.conflict_wait(6, Instant::now()),
+        None,
+        "the victim does not"
+    );
+    assert_eq!(d.conflict_wait(0, Instant::now()), None, "dom0 never does");
+    // dom0's own writes failing a guest's transaction blame nobody.
+    let t = txn(&mut d, 6);
+    req(&mut d, 6, MsgType::Read, t, b"/x\0");
+    req(&mut d, 0, MsgType::Write, 0, b"/x\0dom0");
+    req(&mut d, 6, MsgType::TransactionEnd, t, b"T\0");
+    assert_eq!(d.conflicts.blamed, 5);
+}

@@ -1,10 +1,11 @@
 //! The `rxenstored` daemon: the tree ([`store`]), its rules ([`perms`], [`transaction`],
-//! [`watch`], [`quota`]), request dispatch ([`handler`]), persistence ([`persist`]) and
+//! [`watch`], [`quota`], [`conflict`]), request dispatch ([`handler`]), persistence ([`persist`]) and
 //! the connections it serves ([`conn`]).
 //!
 //! The core ([`handler::Daemon`]) is pure: it turns one request into replies, watch
 //! events and domain effects and does no I/O, so it is unit-tested and fuzzed directly.
 
+pub mod conflict;
 pub mod conn;
 pub mod domain;
 pub mod handler;

@@ -23,6 +23,8 @@ pub struct Node {
     pub children: Vec<String>,
     /// Generation of the last change to this node.
     pub generation: u64,
+    /// Domain whose request made that change (conflict accounting, [`super::conflict`]).
+    pub writer: u32,
 }
 
 /// The tree plus per-owner node counts for the `nodes` quota.
@@ -31,6 +33,8 @@ pub struct Store {
     nodes: HashMap<String, Node>,
     next_gen: u64,
     owned: HashMap<u32, usize>,
+    /// Domain of the request being applied: stamped on every node it changes.
+    writer: u32,
 }
 
 impl Default for Store {
@@ -50,18 +54,38 @@ impl Store {
                 perms: root_perms(),
                 children: Vec::new(),
                 generation: 0,
+                writer: 0,
             },
         );
         Store {
             nodes,
             next_gen: 1,
             owned: HashMap::new(),
+            writer: 0,
         }
     }
 
     fn bump(&mut self) -> u64 {
         self.next_gen += 1;
         self.next_gen
+    }
+
+    /// Sets the domain the following changes are made for.
+    pub fn set_writer(&mut self, domid: u32) {
+        self.writer = domid;
+    }
+
+    /// The domain that last changed `p` or, if `p` is gone, its nearest existing ancestor
+    /// (whose child list the removal changed).
+    pub fn last_writer(&self, p: &str) -> Option<u32> {
+        if let Some(n) = self.nodes.get(p) {
+            return Some(n.writer);
+        }
+        path::ancestors(p)
+            .iter()
+            .rev()
+            .find_map(|a| self.nodes.get(*a))
+            .map(|n| n.writer)
     }
 
     /// The node at `p`.
@@ -111,6 +135,7 @@ impl Store {
                 node.perms = pr;
             }
             node.generation = generation;
+            node.writer = self.writer;
             let new_owner = node.perms.owner_id();
             if old_owner != new_owner && p != "/" {
                 self.account(old_owner, -1);
@@ -126,6 +151,7 @@ impl Store {
         };
         pnode.children.push(path::basename(p).to_string());
         pnode.generation = generation;
+        pnode.writer = self.writer;
         let perms = perms.unwrap_or_else(|| pnode.perms.clone());
         self.account(perms.owner_id(), 1);
         self.nodes.insert(
@@ -135,6 +161,7 @@ impl Store {
                 perms,
                 children: Vec::new(),
                 generation,
+                writer: self.writer,
             },
         );
         true
@@ -174,11 +201,13 @@ impl Store {
             if let Some(root) = self.nodes.get_mut("/") {
                 root.children.clear();
                 root.generation = generation;
+                root.writer = self.writer;
             }
         } else if let Some(parent) = path::parent(p).and_then(|pp| self.nodes.get_mut(pp)) {
             let name = path::basename(p);
             parent.children.retain(|c| c != name);
             parent.generation = generation;
+            parent.writer = self.writer;
         }
         removed
     }

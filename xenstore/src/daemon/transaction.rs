@@ -163,6 +163,7 @@ impl View<'_> {
                     perms,
                     children: Vec::new(),
                     generation: 0,
+                    writer: 0,
                 }
             }
             (None, None) => return false,
@@ -219,6 +220,15 @@ impl View<'_> {
             }
         }
     }
+}
+
+/// A node `txn` read that has changed since, if any: the node whose writer made the
+/// commit fail (conflict accounting).
+pub fn first_conflict<'t>(store: &Store, txn: &'t Transaction) -> Option<&'t str> {
+    txn.reads
+        .iter()
+        .find(|(p, generation)| store.generation(p) != **generation)
+        .map(|(p, _)| p.as_str())
 }
 
 /// Commits `txn` into `store`: `EAGAIN` on a conflict (nothing applied), otherwise the

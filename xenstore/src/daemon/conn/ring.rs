@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use thiserror::Error;
 
 use super::xendev::{BackendMap, EventChannels, ForeignMap, GrantMap};
+use crate::wire::XsErrno;
 
 /// Bytes in each direction's ring.
 pub const RING_SIZE: u32 = 1024;
@@ -56,6 +57,33 @@ pub enum RingError {
         /// Cause.
         source: std::io::Error,
     },
+}
+
+impl RingError {
+    /// The xenstore error name a failed INTRODUCE answers with: the device's errno when
+    /// it has a xenstore name (ENOENT, EACCES, EPERM, ENOMEM, EBUSY, ...), else `EINVAL`.
+    pub fn errno(&self) -> XsErrno {
+        let RingError::Device { source, .. } = self else {
+            return XsErrno::EINVAL;
+        };
+        let name = source
+            .raw_os_error()
+            .map(nix::errno::Errno::from_raw)
+            .map(|e| format!("{e:?}"))
+            .unwrap_or_default();
+        XsErrno::from_name(&name)
+    }
+}
+
+/// How a guest's page is mapped on INTRODUCE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MapMode {
+    /// Grant reference 1 through `/dev/xen/gntdev`, the frame number through
+    /// `/dev/xen/privcmd` if that fails (the C daemon's order).
+    #[default]
+    GrantThenFrame,
+    /// The frame number only (skips gntdev): the fallback path, forced for tests.
+    FrameOnly,
 }
 
 /// A `xenstore_domain_interface` page seen from the server side.
@@ -181,22 +209,34 @@ pub struct RingConn {
 }
 
 impl RingConn {
-    /// Maps `domid`'s xenstore page — by grant reference 1, else by frame `gfn` (foreign
-    /// mapping) — and binds its `remote_port`.
+    /// Maps `domid`'s xenstore page — by grant reference 1, else (or only, with
+    /// [`MapMode::FrameOnly`]) by frame `gfn` (foreign mapping) — and binds its
+    /// `remote_port`. On error nothing stays mapped or bound.
     pub fn attach(
         ev: &EventChannels,
         domid: u32,
         gfn: i64,
         remote_port: u32,
         features: u32,
+        mode: MapMode,
     ) -> Result<RingConn, RingError> {
-        let map = match GrantMap::map(domid, GNTTAB_RESERVED_XENSTORE) {
-            Ok(g) => Mapping::Grant(g),
-            Err(e) if gfn >= 0 => {
-                tracing::info!(domid, error = %e, "grant mapping failed, mapping the ring by frame");
-                Mapping::Foreign(ForeignMap::map(domid, gfn as u64)?)
+        let by_frame = |why: &dyn std::fmt::Display| {
+            if gfn < 0 {
+                return Err(RingError::Device {
+                    what: "foreign map of the xenstore page",
+                    source: std::io::Error::from_raw_os_error(libc::EINVAL),
+                });
             }
-            Err(e) => return Err(e),
+            tracing::info!(domid, gfn, reason = %why, "mapping the ring by frame (privcmd)");
+            ForeignMap::map(domid, gfn as u64).map(Mapping::Foreign)
+        };
+        let map = match mode {
+            MapMode::FrameOnly => by_frame(&"grant mapping disabled (--map-by-frame)")?,
+            MapMode::GrantThenFrame => match GrantMap::map(domid, GNTTAB_RESERVED_XENSTORE) {
+                Ok(g) => Mapping::Grant(g),
+                Err(e) if gfn >= 0 => by_frame(&e)?,
+                Err(e) => return Err(e),
+            },
         };
         let page = match &map {
             Mapping::Grant(g) => g.ring(domid),
@@ -297,5 +337,26 @@ mod tests {
         ring.set_features(7);
         ring.reset();
         assert!(!ring.reconnect_requested());
+    }
+
+    #[test]
+    fn device_errors_become_xenstore_error_names() {
+        let dev = |errno| RingError::Device {
+            what: "map",
+            source: std::io::Error::from_raw_os_error(errno),
+        };
+        assert_eq!(dev(libc::ENOENT).errno(), XsErrno::ENOENT);
+        assert_eq!(dev(libc::EPERM).errno(), XsErrno::EPERM);
+        assert_eq!(
+            dev(libc::EFAULT).errno(),
+            XsErrno::EINVAL,
+            "no xenstore name"
+        );
+        let idx = RingError::BadIndex {
+            domid: 1,
+            prod: 0,
+            cons: 0,
+        };
+        assert_eq!(idx.errno(), XsErrno::EINVAL);
     }
 }

@@ -10,19 +10,20 @@
 //! disconnected; committed data is never touched by that.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, IoSlice, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use thiserror::Error;
 use tracing::{debug, error, info, warn};
 
 use super::dominfo::DomainProbe;
-use super::ring::{ERROR_PROTO, ERROR_RINGIDX, RingConn, RingError};
+use super::ring::{ERROR_PROTO, ERROR_RINGIDX, MapMode, RingConn, RingError};
 use super::xendev::EventChannels;
 
 /// `VIRQ_DOM_EXC`: a domain shut down or died.
@@ -31,7 +32,7 @@ use crate::daemon::domain::Domain;
 use crate::daemon::domain::SERVER_FEATURES;
 
 use crate::daemon::handler::{ConnId, Daemon, Effect};
-use crate::wire::{Message, MsgType};
+use crate::wire::{HEADER_LEN, Message, MsgType};
 
 /// Stop reading a client once this much input is buffered.
 pub const MAX_INPUT: usize = 64 * 1024;
@@ -112,6 +113,22 @@ impl Client {
         let mut progress = false;
         while let Some((front, is_reply)) = self.output.front() {
             let r = match &mut self.stream {
+                // Several queued messages (a reply and its watch events) go out in one
+                // writev(2).
+                Transport::Socket(s) if self.output.len() > 1 => {
+                    let bufs: Vec<IoSlice<'_>> = std::iter::once(&front[self.written..])
+                        .chain(self.output.iter().skip(1).take(63).map(|(b, _)| &b[..]))
+                        .map(IoSlice::new)
+                        .collect();
+                    match s.write_vectored(&bufs) {
+                        Ok(n) if n > 0 => {
+                            self.consumed(n);
+                            progress = true;
+                            continue;
+                        }
+                        r => r,
+                    }
+                }
                 Transport::Socket(s) => s.write(&front[self.written..]),
                 Transport::Ring(r) => {
                     r.page()
@@ -150,6 +167,22 @@ impl Client {
         progress
     }
 
+    /// Drops `n` written bytes from the front of the output queue.
+    fn consumed(&mut self, mut n: usize) {
+        while let Some((front, is_reply)) = self.output.front() {
+            let left = front.len() - self.written;
+            if n < left {
+                self.written += n;
+                return;
+            }
+            n -= left;
+            self.out_bytes -= front.len();
+            self.replies -= usize::from(*is_reply);
+            self.written = 0;
+            self.output.pop_front();
+        }
+    }
+
     /// Reads available input; returns whether anything was read.
     fn fill(&mut self) -> bool {
         let before = self.input.len();
@@ -173,7 +206,15 @@ impl Client {
                     self.closed = true;
                     break;
                 }
-                Ok(n) => self.input.extend_from_slice(&buf[..n]),
+                Ok(n) => {
+                    self.input.extend_from_slice(&buf[..n]);
+                    // A short read drained the socket: no second read just to see EAGAIN
+                    // (one syscall less per request; poll is level-triggered, so
+                    // anything arriving meanwhile is seen next round).
+                    if n < buf.len() {
+                        break;
+                    }
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(_) => {
@@ -195,6 +236,12 @@ pub struct Server {
     xen: Option<EventChannels>,
     /// Local port of `VIRQ_DOM_EXC` and the probe that says which domains changed.
     dom_exc: Option<(u32, DomainProbe)>,
+    /// How guests' pages are mapped.
+    map_mode: MapMode,
+    /// The ring an INTRODUCE being handled has connected, attached once it is recorded.
+    introduced_ring: Option<RingConn>,
+    /// When a connection paused for conflicts may go on (shortens the next poll).
+    wake_in: Option<Duration>,
 }
 
 fn bind(spec: &ListenSpec) -> Result<UnixListener, SocketError> {
@@ -231,7 +278,15 @@ impl Server {
             next_id: 1,
             xen: None,
             dom_exc: None,
+            map_mode: MapMode::default(),
+            introduced_ring: None,
+            wake_in: None,
         })
+    }
+
+    /// Chooses how guests' pages are mapped (before [`Server::enable_xen`]).
+    pub fn set_map_mode(&mut self, mode: MapMode) {
+        self.map_mode = mode;
     }
 
     /// The daemon core (for the final state dump).
@@ -249,6 +304,16 @@ impl Server {
 
     /// One poll round: accept, read, process, write, notify, reap.
     pub fn turn(&mut self, timeout: PollTimeout) -> Result<(), SocketError> {
+        let timeout = match self.wake_in.take() {
+            Some(w) => {
+                let ms = u16::try_from(w.as_millis().max(1)).unwrap_or(u16::MAX);
+                match timeout.as_millis() {
+                    Some(t) if u32::from(ms) >= t => timeout,
+                    _ => PollTimeout::from(ms),
+                }
+            }
+            None => timeout,
+        };
         let ids: Vec<ConnId> = self.clients.keys().copied().collect();
         let (accepting, ready, evtchn_ready) = {
             let mut fds = Vec::new();
@@ -470,7 +535,7 @@ impl Server {
             );
             return;
         };
-        match RingConn::attach(ev, d.domid, d.gfn, d.evtchn, d.features) {
+        match RingConn::attach(ev, d.domid, d.gfn, d.evtchn, d.features, self.map_mode) {
             Ok(r) => {
                 let port = r.port;
                 let id = self.attach_ring(d.domid, false, r);
@@ -520,6 +585,17 @@ impl Server {
             {
                 return;
             }
+            if c.input.len() >= HEADER_LEN {
+                // A domain whose writes keep failing others' transactions waits (its
+                // requests stay queued); poll wakes up when it may go on.
+                if let Some(w) = self.daemon.conflict_wait(id, Instant::now()) {
+                    self.wake_in = Some(self.wake_in.map_or(w, |x| x.min(w)));
+                    return;
+                }
+            }
+            let Some((c, _)) = self.clients.get_mut(&id) else {
+                return;
+            };
             let msg = match Message::decode(&c.input) {
                 Ok(Some((m, used))) => {
                     c.input.drain(..used);
@@ -536,7 +612,30 @@ impl Server {
                     return;
                 }
             };
-            let effects = self.daemon.handle(id, &msg);
+            // On Xen, INTRODUCE connects the guest's ring before it is answered: a mapping
+            // or binding failure is the reply, and no domain is recorded.
+            let Server {
+                daemon,
+                xen,
+                map_mode,
+                introduced_ring,
+                ..
+            } = self;
+            let effects = daemon.handle_with(id, &msg, &mut |d| {
+                let Some(ev) = xen.as_ref() else {
+                    return Ok(());
+                };
+                match RingConn::attach(ev, d.domid, d.gfn, d.evtchn, d.features, *map_mode) {
+                    Ok(r) => {
+                        *introduced_ring = Some(r);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        error!(domid = d.domid, error = %e, "cannot connect the domain's xenstore ring");
+                        Err(e.errno())
+                    }
+                }
+            });
             self.apply(effects);
         }
     }
@@ -555,7 +654,13 @@ impl Server {
                     }
                     c.queue(m.encode(), !is_event);
                 }
-                Effect::Introduced(d) => self.attach_domain(&d),
+                Effect::Introduced(d) => match self.introduced_ring.take() {
+                    Some(r) => {
+                        let conn = self.attach_ring(d.domid, false, r);
+                        self.notify(&[conn]);
+                    }
+                    None => self.attach_domain(&d),
+                },
                 Effect::Released(domid) => {
                     for id in self.daemon.conns_of(domid) {
                         if let Some((c, _)) = self.clients.get_mut(&id) {
