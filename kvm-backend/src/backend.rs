@@ -7,19 +7,19 @@ use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rxl_config::DomainConfig;
 use rxl_hypervisor::{
-    Backend, BackendError, BackendKind, CreateOptions, DomainId, DomainState, DomainSummary,
-    HostInfo, ShutdownKind,
+    Backend, BackendError, BackendKind, Console, CreateOptions, Created, DomainId, DomainState,
+    DomainSummary, HostInfo, ShutdownKind, ShutdownReason, ShutdownWait,
 };
 
 use crate::control::client::{self, ClientError};
 use crate::control::{Phase, VmInfo};
 use crate::rundir::{RunDir, RunDirError, VmRecord, pid_alive};
+use crate::runstate::ExitReason;
 use crate::spec::VmSpec;
 
 /// Name of the VMM binary, looked up next to the running executable, then in PATH.
@@ -270,37 +270,6 @@ impl KvmBackend {
     }
 }
 
-/// Puts the controlling terminal in raw mode for the console and restores it on drop; does
-/// nothing when stdin is not a terminal.
-struct RawTerminal(Option<libc::termios>);
-
-impl RawTerminal {
-    fn enter() -> RawTerminal {
-        // SAFETY: termios is plain data; tcgetattr fills it or fails without touching memory
-        // we rely on.
-        let mut old: libc::termios = unsafe { std::mem::zeroed() };
-        // SAFETY: fd 0 and a valid termios pointer.
-        if unsafe { libc::tcgetattr(0, &mut old) } != 0 {
-            return RawTerminal(None);
-        }
-        let mut raw = old;
-        // SAFETY: cfmakeraw only edits the struct it is given.
-        unsafe { libc::cfmakeraw(&mut raw) };
-        // SAFETY: fd 0 and a valid termios pointer.
-        unsafe { libc::tcsetattr(0, libc::TCSANOW, &raw) };
-        RawTerminal(Some(old))
-    }
-}
-
-impl Drop for RawTerminal {
-    fn drop(&mut self) {
-        if let Some(old) = &self.0 {
-            // SAFETY: restoring the attributes read in `enter` on fd 0.
-            unsafe { libc::tcsetattr(0, libc::TCSANOW, old) };
-        }
-    }
-}
-
 /// Whether the VMM process `pid` is alive (a zombie counts as dead).
 fn vmm_alive(pid: u32) -> bool {
     if !pid_alive(pid) {
@@ -321,24 +290,78 @@ fn summary(st: &Status) -> DomainSummary {
             running: info.phase == Phase::Running,
             blocked: info.phase == Phase::Booting,
             paused: info.phase == Phase::Paused,
-            shutdown: info.phase == Phase::Shutdown,
-            crashed: info.phase == Phase::Crashed,
+            shutdown: match info.phase {
+                Phase::Shutdown => Some(match info.last_exit {
+                    Some(ExitReason::Reboot) => ShutdownReason::Reboot,
+                    _ => ShutdownReason::Poweroff,
+                }),
+                Phase::Crashed => Some(ShutdownReason::Crash),
+                _ => None,
+            },
             dying: info.phase == Phase::Dying,
         },
         // The VMM is gone (or hung) but its record remains: report it, don't hide it.
         None => DomainState {
-            crashed: true,
+            shutdown: Some(ShutdownReason::Crash),
             dying: !vmm_alive(st.record.pid),
             ..Default::default()
         },
     };
     DomainSummary {
         id: DomainId(st.record.id),
-        name: st.record.name.clone(),
+        name: Some(st.record.name.clone()),
         mem_kib: st.record.memory_mib * 1024,
         vcpus: u32::from(st.record.vcpus),
         state,
         cpu_time_secs: st.live.as_ref().map_or(0.0, |i| i.uptime_secs),
+        uuid: None,
+        control: false,
+        details: serde_json::json!({ "record": st.record, "live": st.live }),
+    }
+}
+
+/// The console log of one VM, read as it grows: `read` waits for more output and returns 0
+/// once the VMM has exited and everything it wrote was read.
+struct ConsoleFollower {
+    file: File,
+    pid: u32,
+}
+
+impl Read for ConsoleFollower {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.file.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            if !vmm_alive(self.pid) {
+                // One last read: the VMM may have written just before it exited.
+                return self.file.read(buf);
+            }
+            // At EOF: a later read returns whatever the VMM appended meanwhile.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Keystrokes for the guest's UART, through the VMM's control socket.
+struct ConsoleInput {
+    backend: KvmBackend,
+    id: DomainId,
+}
+
+impl Write for ConsoleInput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !buf.is_empty() {
+            self.backend
+                .send_input(self.id, buf)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::BrokenPipe, e.to_string()))?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -368,7 +391,7 @@ impl Backend for KvmBackend {
             Ok(caps) => fields.extend(caps),
             Err(e) => fields.push(("kvm".to_string(), format!("unusable: {e}"))),
         }
-        Ok(HostInfo { fields })
+        Ok(HostInfo::from_fields(fields))
     }
 
     fn list(&self) -> Result<Vec<DomainSummary>, BackendError> {
@@ -393,20 +416,18 @@ impl Backend for KvmBackend {
             .ok_or_else(|| BackendError::NoSuchDomain(dom.to_string()))
     }
 
-    fn create(&self, cfg: &DomainConfig, opts: &CreateOptions) -> Result<DomainId, BackendError> {
+    fn create(&self, cfg: &DomainConfig, opts: &CreateOptions) -> Result<Created, BackendError> {
         let mapped = crate::from_config::vm_spec(cfg).map_err(|e| BackendError::Backend {
             context: e.to_string(),
             source: Box::new(e),
         })?;
-        // Keys that have no effect on KVM are reported, never silently dropped.
-        for w in &mapped.warnings {
-            eprintln!("rxl: warning: {w}");
-        }
+        // Keys that have no effect on KVM are reported, never silently dropped. The VMM carries
+        // out on_poweroff/on_reboot/on_crash itself, so there is no monitor to start.
         let id = self.create_spec(&mapped.spec, opts)?;
-        if opts.console {
-            self.console(id)?;
-        }
-        Ok(id)
+        Ok(Created {
+            id,
+            warnings: mapped.warnings.iter().map(ToString::to_string).collect(),
+        })
     }
 
     fn pause(&self, id: DomainId) -> Result<(), BackendError> {
@@ -417,7 +438,7 @@ impl Backend for KvmBackend {
         self.request(id, "resume")
     }
 
-    fn shutdown(&self, id: DomainId, kind: ShutdownKind, _wait: bool) -> Result<(), BackendError> {
+    fn shutdown(&self, id: DomainId, kind: ShutdownKind) -> Result<(), BackendError> {
         self.request(
             id,
             match kind {
@@ -425,6 +446,33 @@ impl Backend for KvmBackend {
                 ShutdownKind::Reboot => "reboot",
             },
         )
+    }
+
+    fn wait_shutdown(&self, id: DomainId, timeout: Duration) -> Result<ShutdownWait, BackendError> {
+        let start = Instant::now();
+        // A reboot with on_reboot=restart happens inside the VMM: the boot count goes up.
+        let mut boots = None;
+        loop {
+            let rec = match self.record(id) {
+                Err(BackendError::NoSuchDomain(_)) => return Ok(ShutdownWait::Gone),
+                other => other?,
+            };
+            if !vmm_alive(rec.pid) {
+                return Ok(ShutdownWait::Gone);
+            }
+            if let Ok(info) = client::info(&self.run.socket_path(rec.id)) {
+                if matches!(info.phase, Phase::Shutdown | Phase::Crashed | Phase::Dying)
+                    || boots.is_some_and(|b| info.boots > b)
+                {
+                    return Ok(ShutdownWait::ShutDown);
+                }
+                boots.get_or_insert(info.boots);
+            }
+            if start.elapsed() > timeout {
+                return Ok(ShutdownWait::TimedOut);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn destroy(&self, id: DomainId) -> Result<(), BackendError> {
@@ -445,30 +493,21 @@ impl Backend for KvmBackend {
         Ok(())
     }
 
-    fn console(&self, id: DomainId) -> Result<(), BackendError> {
-        // Keystrokes go to the guest's UART; Ctrl-] detaches, as with xl and virsh.
-        const DETACH: u8 = 0x1d;
-        let _raw = RawTerminal::enter();
-        let detach = Arc::new(AtomicBool::new(false));
-        let (me, flag) = (self.clone(), detach.clone());
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 64];
-            let mut stdin = std::io::stdin();
-            while let Ok(n) = stdin.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                let chunk = &buf[..n];
-                if let Some(pos) = chunk.iter().position(|b| *b == DETACH) {
-                    let _ = me.send_input(id, &chunk[..pos]);
-                    break;
-                }
-                if me.send_input(id, chunk).is_err() {
-                    break;
-                }
-            }
-            flag.store(true, Ordering::Relaxed);
-        });
-        self.follow_console(id, &mut std::io::stdout(), &detach)
+    /// The guest's serial console: output from the VMM's console log, keystrokes through its
+    /// control socket to the UART.
+    fn console(&self, id: DomainId) -> Result<Console, BackendError> {
+        let rec = self.record(id)?;
+        let path = self.run.console_path(rec.id);
+        let file = File::open(&path).map_err(|source| KvmBackendError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Console {
+            output: Box::new(ConsoleFollower { file, pid: rec.pid }),
+            input: Box::new(ConsoleInput {
+                backend: self.clone(),
+                id,
+            }),
+        })
     }
 }

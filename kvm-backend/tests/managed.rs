@@ -54,7 +54,7 @@ fn preserved_poweroff_is_listed_as_shutdown_until_destroyed() {
     });
     let list = b.list().unwrap();
     assert_eq!(list.len(), 1);
-    assert_eq!(list[0].name, "keep");
+    assert_eq!(list[0].display_name(), "keep");
     assert_eq!(list[0].state.to_string(), "---s--");
     assert_eq!(list[0].mem_kib, 16 * 1024);
     assert!(console(&b, id).contains("RXL-GUEST: power off"));
@@ -75,7 +75,7 @@ fn paused_create_runs_only_after_unpause_and_destroy_on_poweroff_cleans_up() {
     let (_d, b) = backend();
     let opts = CreateOptions {
         paused: true,
-        console: false,
+        ..Default::default()
     };
     let id = b.create_spec(&spec("later", ""), &opts).unwrap();
     let info = b.info(id).unwrap();
@@ -108,7 +108,7 @@ fn pause_resume_and_destroy_a_spinning_guest() {
     b.unpause(id).unwrap();
     assert_eq!(b.info(id).unwrap().phase, Phase::Running);
     let err = b
-        .shutdown(id, rxl_hypervisor::ShutdownKind::Poweroff, false)
+        .shutdown(id, rxl_hypervisor::ShutdownKind::Poweroff)
         .unwrap_err();
     assert!(err.to_string().contains("no ACPI power button"), "{err}");
     let pid = b.run_dir().records().unwrap()[0].pid;
@@ -149,11 +149,11 @@ fn a_killed_vmm_is_reported_not_hidden() {
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     wait_for("the kill to land", || {
         let l = b.list().unwrap();
-        l.len() == 1 && l[0].state.crashed && l[0].state.dying
+        l.len() == 1 && l[0].state.crashed() && l[0].state.dying
     });
     let l = b.list().unwrap();
-    assert_eq!(l[0].name, "victim");
-    assert_eq!(l[0].state.to_string(), "----cd");
+    assert_eq!(l[0].display_name(), "victim");
+    assert_eq!(l[0].state.to_string(), "---scd");
     b.destroy(id).unwrap();
     assert!(b.list().unwrap().is_empty());
 }
@@ -196,7 +196,7 @@ fn an_xl_cfg_boots_through_the_backend_trait() {
         disk.display()
     );
     let cfg = rxl_config::parse_str("fromcfg.cfg", &text).unwrap().config;
-    let id = b.create(&cfg, &CreateOptions::default()).unwrap();
+    let id = b.create(&cfg, &CreateOptions::default()).unwrap().id;
     wait_for("shutdown", || {
         b.info(id)
             .map(|i| i.phase == Phase::Shutdown)

@@ -169,6 +169,15 @@ pub fn is_xen_dom0(host: &dyn HostView) -> bool {
         .is_some_and(|c| c.split_whitespace().any(|w| w == "control_d"))
 }
 
+/// Whether `/dev/kvm` opens read-write and speaks the KVM API rxl needs.
+pub fn kvm_usable(host: &dyn HostView) -> bool {
+    host.exists("/dev/kvm")
+        && host
+            .opens_rw("/dev/kvm")
+            .and_then(|()| host.kvm_api_version())
+            == Ok(KVM_API_VERSION)
+}
+
 /// Whether the Linux we run on is itself a Xen guest or dom0.
 fn on_xen(host: &dyn HostView) -> bool {
     host.read("/sys/hypervisor/type")

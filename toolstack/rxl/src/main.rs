@@ -37,12 +37,17 @@ enum Verb {
     Grub(cmd::grub::GrubArgs),
     /// Show what this host can run (Xen, KVM), each missing piece with its fix.
     HostCheck(cmd::host_check::HostCheck),
-    /// Xen control verbs (info, list, pause, mem-set, ...), top-level as in xl.
-    #[command(flatten)]
-    Xen(cmd::xen::XenCmd),
-    /// Guest lifecycle verbs (shutdown, reboot), top-level as in xl.
+    /// The verbs every backend has (info, list, pause, shutdown, console, ...), top-level as
+    /// in xl.
     #[command(flatten)]
     Domain(cmd::domain::DomainCmd),
+    /// Xen-only verbs (mem-set, vcpu-pin, dmesg, ...), top-level as in xl.
+    #[command(flatten)]
+    Xen(cmd::xen::XenCmd),
+    /// Watch a Xen domain and carry out on_poweroff/on_reboot/on_crash (started by the Xen
+    /// backend's `create`).
+    #[command(hide = true)]
+    Monitor(cmd::monitor::MonitorArgs),
     /// Write man pages and shell completions into a directory (used by the set-up command).
     #[command(name = "gen-docs", hide = true)]
     GenDocs(cmd::docs::GenDocs),
@@ -53,22 +58,16 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     let result = match cli.command {
         Verb::Config(c) => cmd::config::run(c),
-        Verb::Create(c) => {
-            let forced = if c.dry_run { None } else { cli.backend };
-            cmd::backend::require_xen(forced, "create")
-                .map_err(Into::into)
-                .and_then(|()| cmd::create::run(c))
-        }
+        Verb::Create(c) => cmd::create::run(c, cli.backend),
         Verb::Grub(c) => cmd::grub::run(c),
         Verb::HostCheck(c) => cmd::host_check::run(c, cli.backend),
-        Verb::Xen(c) => {
-            cmd::backend::require_xen(cli.backend, "list/info/pause/destroy/mem-set/...")
-                .map_err(Into::into)
-                .and_then(|()| cmd::xen::run(c, cli.verbose))
-        }
-        Verb::Domain(c) => cmd::backend::require_xen(cli.backend, "shutdown/reboot/console")
+        Verb::Domain(c) => cmd::backend::open(cli.backend)
             .map_err(Into::into)
-            .and_then(|()| cmd::domain::run(c)),
+            .and_then(|b| cmd::domain::run(c, &*b, cli.verbose, &mut std::io::stdout())),
+        Verb::Xen(c) => cmd::backend::open(cli.backend)
+            .map_err(Into::into)
+            .and_then(|b| cmd::xen::run(c, &*b)),
+        Verb::Monitor(c) => cmd::monitor::run(c),
         Verb::GenDocs(c) => cmd::docs::run(c, Cli::command()),
     };
     match result {

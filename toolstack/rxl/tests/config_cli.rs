@@ -218,13 +218,38 @@ fn create_rejects_a_second_file_argument() {
 }
 
 #[test]
-fn create_without_dry_run_says_it_needs_a_backend() {
-    // This machine has no Xen: the real create path says so (the lab tests it on Xen).
-    let out = rxl(&["create", &example("xlexample.pvlinux")]);
+fn create_on_xen_without_xen_says_so() {
+    // This machine has no Xen: the real create path on a forced Xen backend says so (the lab
+    // tests it on Xen).
+    let out = rxl(&["--backend", "xen", "create", &example("xlexample.pvlinux")]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("Xen is not running here"), "{stderr}");
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn create_on_kvm_names_what_failed_and_leaves_nothing() {
+    // The same verb on the KVM backend: the example's disk does not exist here, so the VMM
+    // refuses it; the run directory is left empty. (Real guests: tests/suites/60-kvm.sh.)
+    let run = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_rxl"))
+        .args(["--backend", "kvm", "create", &example("xlexample.pvlinux")])
+        .env("RUST_LOG", "off")
+        .env("RXL_KVM_RUN_DIR", run.path())
+        .output()
+        .expect("run rxl");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot create domain from") && stderr.contains("nothing was left behind"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    let left: Vec<_> = std::fs::read_dir(run.path())
+        .map(|d| d.map(|e| e.expect("entry").file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 #[test]

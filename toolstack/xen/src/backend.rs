@@ -1,22 +1,36 @@
 //! [`XenBackend`]: the `rxl_hypervisor::Backend` implementation for Xen.
+//!
+//! Besides the common verbs it owns the per-domain monitor (`on_poweroff`/`on_reboot`/
+//! `on_crash`, see [`crate::build::monitor`]), started by `create`, and offers its
+//! [`Control`] plane as the backend's extension for the Xen-only verbs (`mem-set`, `vcpu-pin`,
+//! `dmesg`, ...).
 
+use std::fs::OpenOptions;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rxl_config::DomainConfig;
 use rxl_hypervisor::{
-    Backend, BackendError, BackendKind, CreateOptions, DomainId, DomainState, DomainSummary,
-    HostInfo, ShutdownKind,
+    Backend, BackendError, BackendKind, Console, CreateOptions, Created, DomainId, DomainState,
+    DomainSummary, HostInfo, ShutdownKind, ShutdownReason, ShutdownWait,
 };
 
 use crate::control::Control;
+use crate::ctl::domain::{DomainInfo, ShutdownReason as XenReason};
 use crate::error::XenError;
 use crate::report::info::lines;
-use crate::report::list::cpu_secs;
+use crate::report::list::{NamedDomain, cpu_secs};
+
+/// How long `console` waits for xenconsoled to publish the guest's pty (it does so right
+/// after the domain is introduced).
+const CONSOLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Xen driven from dom0 through privcmd and xenstore.
 #[derive(Debug)]
 pub struct XenBackend {
     ctl: Control,
+    /// The program whose `monitor` verb watches new domains; `None`: start no monitor.
+    monitor: Option<PathBuf>,
 }
 
 fn wrap(context: &str) -> impl Fn(XenError) -> BackendError + '_ {
@@ -30,18 +44,104 @@ fn wrap(context: &str) -> impl Fn(XenError) -> BackendError + '_ {
     }
 }
 
+fn reason(r: XenReason) -> ShutdownReason {
+    match r {
+        XenReason::Poweroff => ShutdownReason::Poweroff,
+        XenReason::Reboot => ShutdownReason::Reboot,
+        XenReason::Suspend => ShutdownReason::Suspend,
+        XenReason::Crash => ShutdownReason::Crash,
+        XenReason::Watchdog => ShutdownReason::Watchdog,
+        XenReason::SoftReset => ShutdownReason::SoftReset,
+        XenReason::Unknown(n) => ShutdownReason::Unknown(n),
+    }
+}
+
+/// The backend-neutral row of one domain, with exactly the numbers `xl list` prints.
+pub fn summary(d: &NamedDomain) -> DomainSummary {
+    let i: &DomainInfo = &d.info;
+    DomainSummary {
+        id: DomainId(i.domid),
+        name: d.name.clone(),
+        mem_kib: i.current_memkb() + i.outstanding_memkb(),
+        vcpus: i.vcpu_online,
+        state: DomainState {
+            running: i.running,
+            blocked: i.blocked,
+            paused: i.paused,
+            shutdown: i.shutdown.map(reason),
+            dying: i.dying,
+        },
+        cpu_time_secs: cpu_secs(i.cpu_time_ns),
+        uuid: Some(i.uuid),
+        control: i.domid == 0,
+        details: serde_json::to_value(i).unwrap_or_default(),
+    }
+}
+
+/// The backend-neutral host facts, in `xl info`'s order.
+pub fn host_info(r: &crate::report::info::HostReport) -> HostInfo {
+    let fields = lines(r)
+        .into_iter()
+        .map(|(k, v)| {
+            // xl prints virt_caps as " cap" words right after the colon; the neutral renderer
+            // puts the separator's space back.
+            let v = match k {
+                "virt_caps" => v.strip_prefix(' ').unwrap_or(&v).to_owned(),
+                _ => v,
+            };
+            (k.to_owned(), v)
+        })
+        .collect();
+    HostInfo {
+        fields,
+        details: serde_json::to_value(r).unwrap_or_default(),
+    }
+}
+
 impl XenBackend {
     /// Opens the hypervisor; fails with one clear error without Xen, without root, or on an
-    /// unsupported Xen version.
+    /// unsupported Xen version. Starts no monitors until [`XenBackend::with_monitor`].
     pub fn open() -> Result<Self, XenError> {
         Ok(XenBackend {
             ctl: Control::open()?,
+            monitor: None,
         })
+    }
+
+    /// Makes `create` start a monitor for each new domain by running `program -v monitor
+    /// --domid N FILE -- OVERRIDES` (the `rxl` binary; its `monitor` verb calls
+    /// [`crate::build::monitor::serve`]).
+    pub fn with_monitor(mut self, program: PathBuf) -> Self {
+        self.monitor = Some(program);
+        self
     }
 
     /// The control layer, for the Xen-only verbs.
     pub fn control(&self) -> &Control {
         &self.ctl
+    }
+
+    /// Refuses a shutdown request the guest cannot see: without a PV control interface its
+    /// kernel never reads `control/shutdown`.
+    fn check_pv_control(&self, domid: u32, kind: ShutdownKind) -> Result<(), BackendError> {
+        let feature = match kind {
+            ShutdownKind::Poweroff => "feature-poweroff",
+            ShutdownKind::Reboot => "feature-reboot",
+        };
+        let f = self
+            .ctl
+            .with_store(|s| s.read(&format!("/local/domain/{domid}/control/{feature}")))
+            .map_err(wrap("reading the guest's control features"))?;
+        if f.as_deref() == Some("1") {
+            return Ok(());
+        }
+        Err(BackendError::Backend {
+            context: format!("cannot ask domain {domid} to shut down"),
+            source: Box::new(XenError::Invalid(format!(
+                "domain {domid} has no PV control interface (its kernel never wrote \
+                 control/{feature}: no xenbus yet, or no Xen drivers); use `rxl destroy {domid}`"
+            ))),
+        })
     }
 }
 
@@ -52,12 +152,7 @@ impl Backend for XenBackend {
 
     fn host_info(&self) -> Result<HostInfo, BackendError> {
         let r = self.ctl.host_report().map_err(wrap("reading host facts"))?;
-        Ok(HostInfo {
-            fields: lines(&r)
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.trim_start().to_owned()))
-                .collect(),
-        })
+        Ok(host_info(&r))
     }
 
     fn list(&self) -> Result<Vec<DomainSummary>, BackendError> {
@@ -65,27 +160,17 @@ impl Backend for XenBackend {
             .ctl
             .named_domains(None)
             .map_err(wrap("listing domains"))?;
-        Ok(doms
-            .into_iter()
-            .map(|d| {
-                let i = &d.info;
-                DomainSummary {
-                    id: DomainId(i.domid),
-                    name: d.display_name().to_owned(),
-                    mem_kib: i.current_memkb() + i.outstanding_memkb(),
-                    vcpus: i.vcpu_online,
-                    state: DomainState {
-                        running: i.running,
-                        blocked: i.blocked,
-                        paused: i.paused,
-                        shutdown: i.shutdown.is_some(),
-                        crashed: i.shutdown == Some(crate::ctl::domain::ShutdownReason::Crash),
-                        dying: i.dying,
-                    },
-                    cpu_time_secs: cpu_secs(i.cpu_time_ns),
-                }
-            })
-            .collect())
+        Ok(doms.iter().map(summary).collect())
+    }
+
+    fn summary(&self, id: DomainId) -> Result<DomainSummary, BackendError> {
+        let doms = self
+            .ctl
+            .named_domains(Some(id.0))
+            .map_err(wrap("reading the domain"))?;
+        doms.first()
+            .map(summary)
+            .ok_or_else(|| BackendError::NoSuchDomain(id.to_string()))
     }
 
     fn lookup(&self, dom: &str) -> Result<DomainId, BackendError> {
@@ -95,14 +180,45 @@ impl Backend for XenBackend {
             .map_err(wrap("looking up the domain"))
     }
 
-    fn create(&self, cfg: &DomainConfig, opts: &CreateOptions) -> Result<DomainId, BackendError> {
+    fn create(&self, cfg: &DomainConfig, opts: &CreateOptions) -> Result<Created, BackendError> {
         // The builder (crate::build) undoes everything it did when a step fails.
-        crate::build::create(&self.ctl, cfg, opts.paused)
-            .map(|c| DomainId(c.domid))
-            .map_err(|e| BackendError::Backend {
+        let t0 = Instant::now();
+        let created = crate::build::create(&self.ctl, cfg, opts.paused).map_err(|e| {
+            BackendError::Backend {
                 context: "creating the domain".into(),
                 source: Box::new(e),
-            })
+            }
+        })?;
+        tracing::info!(
+            domid = created.domid,
+            total_ms = t0.elapsed().as_millis() as u64,
+            build_ms = created.build_ms as u64,
+            "domain created"
+        );
+        let mut warnings = Vec::new();
+        let unwatched = |why: String| {
+            format!(
+                "domain {} runs, but {why}: on_poweroff, on_reboot and on_crash will not be \
+                 carried out",
+                created.domid
+            )
+        };
+        match (&self.monitor, &opts.source) {
+            (Some(program), Some(source)) => {
+                let name = cfg.name.as_deref().unwrap_or("domain");
+                if let Err(e) = crate::build::monitor::spawn(program, created.domid, name, source) {
+                    warnings.push(unwatched(format!("its monitor did not start ({e})")));
+                }
+            }
+            (Some(_), None) => {
+                warnings.push(unwatched("it was not created from a file".into()));
+            }
+            (None, _) => {}
+        }
+        Ok(Created {
+            id: DomainId(created.domid),
+            warnings,
+        })
     }
 
     fn pause(&self, id: DomainId) -> Result<(), BackendError> {
@@ -113,7 +229,7 @@ impl Backend for XenBackend {
         self.ctl.xen().unpause(id.0).map_err(wrap("unpausing"))
     }
 
-    fn shutdown(&self, id: DomainId, kind: ShutdownKind, wait: bool) -> Result<(), BackendError> {
+    fn shutdown(&self, id: DomainId, kind: ShutdownKind) -> Result<(), BackendError> {
         let word = match kind {
             ShutdownKind::Poweroff => "poweroff",
             ShutdownKind::Reboot => "reboot",
@@ -122,27 +238,20 @@ impl Backend for XenBackend {
             .xen()
             .domain_info(id.0)
             .map_err(wrap("shutting down"))?;
+        self.check_pv_control(id.0, kind)?;
         self.ctl
             .with_store(|s| s.write(&format!("/local/domain/{}/control/shutdown", id.0), word))
-            .map_err(wrap("asking the guest to shut down"))?;
-        if !wait {
-            return Ok(());
-        }
+            .map_err(wrap("asking the guest to shut down"))
+    }
+
+    fn wait_shutdown(&self, id: DomainId, timeout: Duration) -> Result<ShutdownWait, BackendError> {
         let start = Instant::now();
         loop {
             match self.ctl.xen().domain_info(id.0) {
-                Err(XenError::NoSuchDomain(_)) => return Ok(()),
-                Ok(i) if i.shutdown.is_some() || i.dying => return Ok(()),
-                Ok(_) if start.elapsed() > Duration::from_secs(300) => {
-                    return Err(wrap("waiting for the shutdown")(XenError::Protocol(
-                        format!(
-                            "domain {} did not shut down within 300 s (does its kernel watch \
-                         control/shutdown?)",
-                            id.0
-                        ),
-                    )));
-                }
-                Ok(_) => std::thread::sleep(Duration::from_millis(200)),
+                Err(XenError::NoSuchDomain(_)) => return Ok(ShutdownWait::Gone),
+                Ok(i) if i.shutdown.is_some() || i.dying => return Ok(ShutdownWait::ShutDown),
+                Ok(_) if start.elapsed() > timeout => return Ok(ShutdownWait::TimedOut),
+                Ok(_) => std::thread::sleep(Duration::from_millis(100)),
                 Err(e) => return Err(wrap("waiting for the shutdown")(e)),
             }
         }
@@ -152,10 +261,138 @@ impl Backend for XenBackend {
         self.ctl.destroy(id.0).map_err(wrap("destroying"))
     }
 
-    fn console(&self, _id: DomainId) -> Result<(), BackendError> {
-        Err(BackendError::NotSupported {
-            backend: BackendKind::Xen,
-            operation: "console (use xenconsole from the Xen tools for now)",
+    /// The primary PV console: through rxl's own console backend (the domain's monitor serves
+    /// it on a socket) when `console/type` says `rxl`, else through the pty xenconsoled
+    /// allocated (`console/tty`).
+    fn console(&self, id: DomainId) -> Result<Console, BackendError> {
+        let domid = id.0;
+        self.ctl
+            .xen()
+            .domain_info(domid)
+            .map_err(wrap("attaching to the console"))?;
+        let kind = self
+            .ctl
+            .with_store(|s| s.read(&format!("/local/domain/{domid}/console/type")))
+            .map_err(wrap("finding the console"))?;
+        if kind.as_deref() == Some(crate::console::Placement::Rxl.type_node()) {
+            return crate::console::attach(domid).map_err(wrap("attaching to the console"));
+        }
+        let path = format!("/local/domain/{domid}/console/tty");
+        let start = Instant::now();
+        let tty = loop {
+            let t = self
+                .ctl
+                .with_store(|s| s.read(&path))
+                .map_err(wrap("finding the console"))?;
+            match t {
+                Some(t) if !t.is_empty() => break t,
+                _ if start.elapsed() > CONSOLE_TIMEOUT => {
+                    return Err(wrap("attaching to the console")(XenError::Protocol(
+                        format!(
+                            "domain {domid} has no console pty ({path} is empty): is \
+                             xenconsoled running?"
+                        ),
+                    )));
+                }
+                _ => std::thread::sleep(Duration::from_millis(100)),
+            }
+        };
+        let io = |e: std::io::Error| BackendError::Backend {
+            context: format!("opening the console pty {tty}"),
+            source: Box::new(e),
+        };
+        let pty = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&tty)
+            .map_err(io)?;
+        let output = pty.try_clone().map_err(io)?;
+        Ok(Console {
+            output: Box::new(output),
+            input: Box::new(pty),
         })
+    }
+
+    fn extension(&self) -> Option<&dyn std::any::Any> {
+        Some(&self.ctl)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::info::tests::sample;
+    use crate::report::list::tests::dom0;
+
+    /// The neutral renderer prints exactly what rxl-xen's xl-exact report module prints.
+    #[test]
+    fn list_renders_as_the_xl_report() {
+        let mut guest = dom0();
+        guest.domid = 7;
+        guest.running = false;
+        guest.blocked = true;
+        guest.tot_pages = 32_768;
+        guest.outstanding_pages = 12;
+        guest.vcpu_online = 1;
+        guest.cpu_time_ns = 50_000_000;
+        guest.uuid[3] = 0x5c;
+        let mut crashed = guest.clone();
+        crashed.domid = 9;
+        crashed.shutdown = Some(XenReason::Crash);
+        let mut odd = guest.clone();
+        odd.domid = 4000;
+        odd.shutdown = Some(XenReason::Unknown(0x2f));
+        odd.dying = true;
+        let doms = vec![
+            NamedDomain {
+                info: dom0(),
+                name: Some("Domain-0".into()),
+            },
+            NamedDomain {
+                info: guest,
+                name: None,
+            },
+            NamedDomain {
+                info: crashed,
+                name: Some("a-rather-long-domain-name-of-forty-chars!".into()),
+            },
+            NamedDomain {
+                info: odd,
+                name: Some("odd".into()),
+            },
+        ];
+        let neutral: Vec<_> = doms.iter().map(summary).collect();
+        for verbose in [false, true] {
+            assert_eq!(
+                rxl_hypervisor::render::list(&neutral, verbose),
+                crate::report::list::render(&doms, verbose),
+                "verbose={verbose}"
+            );
+        }
+        assert!(neutral[0].control && !neutral[1].control);
+        assert_eq!(neutral[1].details["domid"], 7);
+    }
+
+    #[test]
+    fn info_renders_as_the_xl_report() {
+        let mut empty_caps = sample();
+        empty_caps.phys.capabilities = 0;
+        for r in [sample(), empty_caps] {
+            let neutral = host_info(&r);
+            for only in [
+                None,
+                Some("xen_"),
+                Some("virt_caps"),
+                Some("free_memory"),
+                Some("x"),
+            ] {
+                assert_eq!(
+                    rxl_hypervisor::render::info(&neutral, only),
+                    crate::report::info::render(&r, only),
+                    "only={only:?}"
+                );
+            }
+            assert!(neutral.details["phys"]["nr_cpus"].is_number());
+        }
     }
 }

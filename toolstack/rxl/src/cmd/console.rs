@@ -1,19 +1,20 @@
-//! `rxl console DOM`: the guest's PV console through the pty xenconsoled allocated for it
-//! (`/local/domain/<id>/console/tty`). Ctrl-] detaches, as with `xl console`.
+//! The terminal side of `rxl console DOM` and `rxl create -c`: raw mode, guest output to
+//! stdout, keystrokes to the guest, Ctrl-] detaches (as with `xl console` and `virsh console`).
+//! The backend supplies the guest side as a [`Console`] (Xen: the pty xenconsoled allocated;
+//! KVM: the VMM's console log and control socket).
 
-use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
 
 use nix::sys::termios::{SetArg, Termios, cfmakeraw, tcgetattr, tcsetattr};
-use rxl_xen::Control;
+use rxl_hypervisor::Console;
 
 use super::CmdResult;
 
 /// The detach key (Ctrl-]).
-const ESCAPE: u8 = 0x1d;
+pub const ESCAPE: u8 = 0x1d;
 
 /// Restores the terminal's mode on drop.
 struct RawMode(Option<Termios>);
@@ -41,57 +42,113 @@ impl Drop for RawMode {
     }
 }
 
-/// Waits (up to 10 s: xenconsoled attaches right after the domain is introduced) for the
-/// console's pty and copies between it and this terminal.
-pub fn attach(ctl: &Control, domid: u32) -> CmdResult {
-    let path = format!("/local/domain/{domid}/console/tty");
-    let start = Instant::now();
-    let tty = loop {
-        match ctl.with_store(|s| s.read(&path))? {
-            Some(t) if !t.is_empty() => break t,
-            _ if start.elapsed() > Duration::from_secs(10) => {
-                return Err(format!(
-                    "domain {domid} has no console pty ({path} is empty): is xenconsoled running?"
-                )
-                .into());
-            }
-            _ => std::thread::sleep(Duration::from_millis(100)),
-        }
-    };
-    let pty = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&tty)
-        .map_err(|e| format!("opening the console pty {tty}: {e}"))?;
-    let mut reader = pty.try_clone()?;
-    let _raw = RawMode::enter();
-    // Guest output until the pty closes (the domain is gone).
+/// Why [`pump`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The user pressed Ctrl-].
+    Detached,
+    /// The guest's console closed (the guest is gone).
+    Closed,
+}
+
+/// Copies `console` to `out` and `input` to the console until the user detaches or the
+/// console closes. When `input` ends (e.g. stdin is /dev/null) output keeps flowing.
+pub fn pump(
+    console: Console,
+    mut input: impl Read + Send + 'static,
+    mut out: impl Write + Send + 'static,
+) -> Ended {
+    let Console {
+        mut output,
+        input: mut guest_in,
+    } = console;
+    let (tx, rx) = mpsc::channel();
+    let done = tx.clone();
     std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
-        let mut out = std::io::stdout();
-        while let Ok(n) = reader.read(&mut buf) {
+        while let Ok(n) = output.read(&mut buf) {
             if n == 0 || out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
                 break;
             }
         }
-        std::process::exit(0);
+        let _ = done.send(Ended::Closed);
     });
-    let mut input = std::io::stdin();
-    let mut writer = pty;
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = input.read(&mut buf)?;
-        if n == 0 {
-            // No more input (e.g. stdin is /dev/null): keep showing output until the guest
-            // goes away or the user interrupts.
-            loop {
-                std::thread::park();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = input.read(&mut buf) {
+            if n == 0 {
+                return; // no more keystrokes; the output side decides when to end
+            }
+            let chunk = &buf[..n];
+            if let Some(pos) = chunk.iter().position(|&b| b == ESCAPE) {
+                let _ = guest_in.write_all(&chunk[..pos]);
+                let _ = tx.send(Ended::Detached);
+                return;
+            }
+            if guest_in.write_all(chunk).is_err() {
+                return;
             }
         }
-        if let Some(pos) = buf[..n].iter().position(|&b| b == ESCAPE) {
-            writer.write_all(&buf[..pos])?;
-            return Ok(ExitCode::SUCCESS);
+    });
+    rx.recv().unwrap_or(Ended::Closed)
+}
+
+/// Attaches this terminal to `console` until Ctrl-] or the guest goes away.
+pub fn attach(console: Console) -> CmdResult {
+    let _raw = RawMode::enter();
+    pump(console, std::io::stdin(), std::io::stdout());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
         }
-        writer.write_all(&buf[..n])?;
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A guest whose output blocks forever (a console that stays open).
+    struct Silent;
+
+    impl Read for Silent {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            std::thread::park();
+            Ok(0)
+        }
+    }
+
+    #[test]
+    fn ctrl_bracket_detaches_and_keystrokes_before_it_reach_the_guest() {
+        let typed = Shared::default();
+        let console = Console {
+            output: Box::new(Silent),
+            input: Box::new(typed.clone()),
+        };
+        let keys = std::io::Cursor::new(b"ls\r\x1dnot this".to_vec());
+        assert_eq!(pump(console, keys, Shared::default()), Ended::Detached);
+        assert_eq!(&*typed.0.lock().unwrap(), b"ls\r");
+    }
+
+    #[test]
+    fn output_flows_until_the_console_closes_even_without_input() {
+        let screen = Shared::default();
+        let console = Console {
+            output: Box::new(std::io::Cursor::new(b"login: ".to_vec())),
+            input: Box::new(Shared::default()),
+        };
+        let ended = pump(console, std::io::empty(), screen.clone());
+        assert_eq!(ended, Ended::Closed);
+        assert_eq!(&*screen.0.lock().unwrap(), b"login: ");
     }
 }

@@ -2,14 +2,18 @@
 //!
 //! The dry run (`-n`/`--dry-run`, like `xl -N create`) parses and checks the file, applies the
 //! `key=value` overrides and prints libxl's domain-config JSON without touching a hypervisor.
-//! Creating for real needs a backend (Xen or KVM); that path is [`create`].
+//! Creating for real runs on the chosen backend (Xen or KVM) through one code path,
+//! [`create`]: the backend builds the guest and whatever carries out its `on_*` actions (Xen's
+//! monitor; KVM's VMM does it itself), then `-c` attaches to its console.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use rxl_hypervisor::{Backend, ConfigSource, CreateOptions};
 
 use super::CmdResult;
+use super::backend::BackendChoice;
 use super::config::{check_overrides, print_diagnostics};
 
 /// `rxl create [-n] FILE [key=value ...]`.
@@ -31,8 +35,8 @@ pub struct CreateArgs {
     pub overrides: Vec<String>,
 }
 
-/// Runs `rxl create`.
-pub fn run(args: CreateArgs) -> CmdResult {
+/// Runs `rxl create`: the file is checked before any hypervisor is opened.
+pub fn run(args: CreateArgs, forced: Option<BackendChoice>) -> CmdResult {
     check_overrides(&args.overrides)?;
     let Some(loaded) = load(&args)? else {
         return Ok(ExitCode::FAILURE);
@@ -40,7 +44,8 @@ pub fn run(args: CreateArgs) -> CmdResult {
     if args.dry_run {
         return dry_run(&loaded);
     }
-    create(&args, &loaded)
+    let backend = super::backend::open(forced)?;
+    create(&args, &loaded, &*backend)
 }
 
 /// Loads and checks the file with its overrides; diagnostics go to stderr. `None` on errors.
@@ -73,7 +78,28 @@ fn dry_run(loaded: &rxl_config::Loaded) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Creates the domain on a backend.
-fn create(args: &CreateArgs, loaded: &rxl_config::Loaded) -> CmdResult {
-    super::domain::create(args, loaded)
+/// Creates the domain on `backend`, then attaches to its console with `-c`.
+pub fn create(args: &CreateArgs, loaded: &rxl_config::Loaded, backend: &dyn Backend) -> CmdResult {
+    eprintln!("Parsing config from {}", args.file.display());
+    let opts = CreateOptions {
+        paused: args.paused,
+        source: Some(ConfigSource {
+            file: args.file.clone(),
+            overrides: args.overrides.clone(),
+        }),
+    };
+    let created = backend.create(&loaded.config, &opts).map_err(|e| {
+        format!(
+            "cannot create domain from {}: {}; nothing was left behind",
+            args.file.display(),
+            super::error_chain(&e)
+        )
+    })?;
+    for w in &created.warnings {
+        eprintln!("rxl: warning: {w}");
+    }
+    if args.console {
+        return super::console::attach(backend.console(created.id)?);
+    }
+    Ok(ExitCode::SUCCESS)
 }

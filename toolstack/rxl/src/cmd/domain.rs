@@ -1,77 +1,92 @@
-//! Guest lifecycle on Xen: `rxl create` (the real, non-dry-run path), `shutdown`, `reboot`,
-//! and the per-domain monitor that `create` starts in the background.
-//!
-//! The domain builder lives in `rxl_xen::build`; this module turns its outcome into xl's
-//! behaviour on the command line.
+//! The lifecycle and status verbs every backend has: `info`, `list`, `domid`, `domname`,
+//! `pause`, `unpause`, `destroy`, `shutdown`, `reboot`, `console`. Each is one code path over
+//! `&dyn Backend`; text output is xl's layout ([`rxl_hypervisor::render`]), byte-identical to
+//! `xl` on Xen, and every verb also takes `--json`.
 
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Command, ExitCode, Stdio};
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use rxl_hypervisor::{Backend, DomainId, ShutdownKind};
-use rxl_xen::build;
-use rxl_xen::{Control, XenBackend};
+use rxl_hypervisor::{Backend, BackendError, DomainId, ShutdownKind, ShutdownWait, render};
 
 use super::CmdResult;
-use super::create::CreateArgs;
 
-/// Builds and starts the domain of a loaded config on Xen.
-pub fn create(args: &CreateArgs, loaded: &rxl_config::Loaded) -> CmdResult {
-    eprintln!("Parsing config from {}", args.file.display());
-    let ctl = Control::open()?;
-    let t0 = std::time::Instant::now();
-    let created = build::create(&ctl, &loaded.config, args.paused).map_err(|e| {
-        format!(
-            "cannot create domain from {}: {}; nothing was left behind",
-            args.file.display(),
-            super::error_chain(&e)
-        )
-    })?;
-    tracing::info!(
-        domid = created.domid,
-        total_ms = t0.elapsed().as_millis() as u64,
-        build_ms = created.build_ms as u64,
-        "domain created"
-    );
-    let name = loaded.config.name.as_deref().unwrap_or("domain");
-    if std::env::var_os("RXL_NO_MONITOR").is_none()
-        && let Err(e) = spawn_monitor(args, name, created.domid)
-    {
-        eprintln!(
-            "warning: domain {} runs, but its monitor did not start ({e}): on_poweroff, \
-             on_reboot and on_crash will not be carried out",
-            created.domid
-        );
-    }
-    if args.console {
-        return super::console::attach(&ctl, created.domid);
-    }
-    Ok(ExitCode::SUCCESS)
+/// How long `shutdown -w` / `reboot -w` wait for each guest.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(300);
+
+/// `--json` shared by the verbs.
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print JSON instead of xl's text.
+    #[arg(long)]
+    pub json: bool,
 }
 
-/// Lifecycle verbs (flattened into the top-level verb list, as in xl).
+/// The common verbs (flattened into the top-level verb list, as in xl).
 #[derive(Debug, Subcommand)]
 pub enum DomainCmd {
-    /// Ask a guest to power off through its PV control interface (xl shutdown).
+    /// Host and hypervisor facts (xl info); NAME prints only the values of lines starting so.
+    Info {
+        /// Print only the values of the lines starting with this, e.g. `free_memory`.
+        name: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// List domains (xl list); `-v` (the global flag, as in `rxl list -v`) adds the UUID and
+    /// shutdown-reason columns of `xl list -v`.
+    List {
+        /// Details of each domain as JSON.
+        #[arg(short, long)]
+        long: bool,
+        /// Only these domains (names or ids).
+        doms: Vec<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Print the id of a domain name.
+    Domid {
+        /// Domain name.
+        name: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Print the name of a domain id.
+    Domname {
+        /// Domain id.
+        id: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Pause a domain.
+    Pause {
+        /// Domain name or id.
+        dom: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Unpause a domain.
+    Unpause {
+        /// Domain name or id.
+        dom: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Destroy a domain at once (no guest shutdown).
+    Destroy {
+        /// Domain name or id.
+        dom: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Ask a guest to power off (xl shutdown; on Xen through its PV control interface).
     Shutdown(ShutdownArgs),
-    /// Ask a guest to reboot through its PV control interface (xl reboot).
+    /// Ask a guest to reboot (xl reboot).
     Reboot(ShutdownArgs),
-    /// Attach to a guest's PV console (the pty xenconsoled gives it); Ctrl-] detaches.
+    /// Attach to a guest's console; Ctrl-] detaches.
     Console {
         /// The domain (name or id).
         dom: String,
-    },
-    /// Watch a domain and carry out on_poweroff/on_reboot/on_crash (started by `rxl create`).
-    #[command(hide = true)]
-    Monitor {
-        /// The domain to watch.
-        #[arg(long)]
-        domid: u32,
-        /// The domain file it was created from (restarts rebuild from it).
-        file: PathBuf,
-        /// The `key=value` overrides given to `rxl create`.
-        overrides: Vec<String>,
     },
 }
 
@@ -81,128 +96,132 @@ pub struct ShutdownArgs {
     /// Wait until the domain has shut down (and, with the default actions, is gone).
     #[arg(short = 'w', long)]
     wait: bool,
-    /// Every domain except dom0.
+    /// Every domain except the control domain (dom0).
     #[arg(short = 'a', long)]
     all: bool,
     /// The domain (name or id); not with `-a`.
     dom: Option<String>,
 }
 
-/// Runs a lifecycle verb.
-pub fn run(cmd: DomainCmd) -> CmdResult {
-    match cmd {
-        DomainCmd::Shutdown(a) => shutdown(a, ShutdownKind::Poweroff),
-        DomainCmd::Reboot(a) => shutdown(a, ShutdownKind::Reboot),
-        DomainCmd::Console { dom } => {
-            let ctl = Control::open()?;
-            let domid = ctl.lookup(&dom)?;
-            super::console::attach(&ctl, domid)
-        }
-        DomainCmd::Monitor {
-            domid,
-            file,
-            overrides,
-        } => monitor(domid, &file, &overrides),
-    }
+fn json(out: &mut dyn Write, v: &impl serde::Serialize) -> CmdResult {
+    writeln!(out, "{}", serde_json::to_string_pretty(v)?)?;
+    Ok(ExitCode::SUCCESS)
 }
 
-fn shutdown(a: ShutdownArgs, kind: ShutdownKind) -> CmdResult {
-    let backend = XenBackend::open()?;
-    let ctl = backend.control();
-    let doms: Vec<u32> = match (&a.dom, a.all) {
-        (Some(_), true) => return Err("give a domain or -a, not both".into()),
-        (None, false) => return Err("which domain? give its name or id, or -a for all".into()),
-        (Some(d), false) => vec![ctl.lookup(d)?],
-        (None, true) => ctl
-            .xen()
-            .list_domains()?
-            .iter()
-            .map(|d| d.domid)
-            .filter(|&d| d != 0)
-            .collect(),
-    };
-    let feature = match kind {
-        ShutdownKind::Poweroff => "feature-poweroff",
-        ShutdownKind::Reboot => "feature-reboot",
-    };
-    for &domid in &doms {
-        let f = ctl.with_store(|s| s.read(&format!("/local/domain/{domid}/control/{feature}")))?;
-        if f.as_deref() != Some("1") {
-            return Err(format!(
-                "domain {domid} has no PV control interface (its kernel never wrote \
-                 control/{feature}: no xenbus yet, or no Xen drivers); use `rxl destroy {domid}`"
-            )
-            .into());
+/// Runs a verb on `backend`, printing to `out`; `verbose` is the global `-v` count
+/// (`rxl list -v` is xl's `list -v`).
+pub fn run(cmd: DomainCmd, backend: &dyn Backend, verbose: u8, out: &mut dyn Write) -> CmdResult {
+    match cmd {
+        DomainCmd::Info { name, out: o } => {
+            let host = backend.host_info()?;
+            if o.json {
+                return json(out, &host.details);
+            }
+            write!(out, "{}", render::info(&host, name.as_deref()))?;
         }
-    }
-    // Send every request first, then wait, so `-a -w` shuts guests down in parallel.
-    for &domid in &doms {
-        backend.shutdown(DomainId(domid), kind, false)?;
-    }
-    if a.wait {
-        for &domid in &doms {
-            wait_shut_down(ctl, domid)?;
+        DomainCmd::List { long, doms, out: o } => {
+            let rows = if doms.is_empty() {
+                backend.list()?
+            } else {
+                doms.iter()
+                    .map(|d| backend.summary(backend.lookup(d)?))
+                    .collect::<Result<_, _>>()?
+            };
+            if long || o.json {
+                let v: Vec<_> = rows
+                    .iter()
+                    .map(|r| serde_json::json!({ "name": r.name, "info": r.details }))
+                    .collect();
+                return json(out, &v);
+            }
+            write!(out, "{}", render::list(&rows, verbose > 0))?;
+        }
+        DomainCmd::Domid { name, out: o } => {
+            // xl resolves names only: a number is not a name.
+            if name.is_empty() || name.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(BackendError::NoSuchDomain(name).into());
+            }
+            let id = backend.lookup(&name)?;
+            if o.json {
+                return json(out, &serde_json::json!({ "name": name, "domid": id }));
+            }
+            writeln!(out, "{id}")?;
+        }
+        DomainCmd::Domname { id, out: o } => {
+            let domid: u32 = id
+                .parse()
+                .map_err(|_| format!("invalid domain id '{id}': expected a number"))?;
+            let d = backend.summary(DomainId(domid))?;
+            let name = d
+                .name
+                .ok_or_else(|| format!("domain {domid} has no name on record"))?;
+            if o.json {
+                return json(out, &serde_json::json!({ "domid": domid, "name": name }));
+            }
+            writeln!(out, "{name}")?;
+        }
+        DomainCmd::Pause { dom, out: o } => {
+            let id = backend.lookup(&dom)?;
+            backend.pause(id)?;
+            if o.json {
+                return json(out, &serde_json::json!({ "domid": id, "paused": true }));
+            }
+        }
+        DomainCmd::Unpause { dom, out: o } => {
+            let id = backend.lookup(&dom)?;
+            backend.unpause(id)?;
+            if o.json {
+                return json(out, &serde_json::json!({ "domid": id, "paused": false }));
+            }
+        }
+        DomainCmd::Destroy { dom, out: o } => {
+            let id = backend.lookup(&dom)?;
+            backend.destroy(id)?;
+            if o.json {
+                return json(out, &serde_json::json!({ "domid": id, "destroyed": true }));
+            }
+        }
+        DomainCmd::Shutdown(a) => return shutdown(backend, a, ShutdownKind::Poweroff),
+        DomainCmd::Reboot(a) => return shutdown(backend, a, ShutdownKind::Reboot),
+        DomainCmd::Console { dom } => {
+            let id = backend.lookup(&dom)?;
+            return super::console::attach(backend.console(id)?);
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Waits until a domain has shut down or is gone (xl shutdown -w), up to 300 s.
-fn wait_shut_down(ctl: &Control, domid: u32) -> CmdResult {
-    let start = std::time::Instant::now();
-    loop {
-        match ctl.xen().domain_info(domid) {
-            Err(rxl_xen::XenError::NoSuchDomain(_)) => return Ok(ExitCode::SUCCESS),
-            Ok(i) if i.shutdown.is_some() || i.dying => {
-                eprintln!("Domain {domid} has been shut down");
-                return Ok(ExitCode::SUCCESS);
+fn shutdown(backend: &dyn Backend, a: ShutdownArgs, kind: ShutdownKind) -> CmdResult {
+    let doms: Vec<DomainId> = match (&a.dom, a.all) {
+        (Some(_), true) => return Err("give a domain or -a, not both".into()),
+        (None, false) => return Err("which domain? give its name or id, or -a for all".into()),
+        (Some(d), false) => vec![backend.lookup(d)?],
+        (None, true) => backend
+            .list()?
+            .into_iter()
+            .filter(|d| !d.control)
+            .map(|d| d.id)
+            .collect(),
+    };
+    // Send every request first, then wait, so `-a -w` shuts guests down in parallel.
+    for &id in &doms {
+        backend.shutdown(id, kind)?;
+    }
+    if a.wait {
+        for &id in &doms {
+            match backend.wait_shutdown(id, SHUTDOWN_WAIT)? {
+                ShutdownWait::ShutDown => eprintln!("Domain {id} has been shut down"),
+                ShutdownWait::Gone => {}
+                ShutdownWait::TimedOut => {
+                    return Err(format!(
+                        "domain {id} did not shut down within {} s (is its kernel hung? \
+                         `rxl destroy {id}` stops it)",
+                        SHUTDOWN_WAIT.as_secs()
+                    )
+                    .into());
+                }
             }
-            Ok(_) if start.elapsed() > std::time::Duration::from_secs(300) => {
-                return Err(format!(
-                    "domain {domid} did not shut down within 300 s (is its kernel hung? \
-                     `rxl destroy {domid}` stops it)"
-                )
-                .into());
-            }
-            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
-            Err(e) => return Err(e.into()),
         }
     }
-}
-
-/// Starts the monitor of a new domain in the background, detached from the terminal, its
-/// log in `/var/log/xen/rxl-<name>.log` (as xl's child logs to `xl-<name>.log`).
-fn spawn_monitor(args: &CreateArgs, name: &str, domid: u32) -> std::io::Result<()> {
-    let exe = std::env::current_exe()?;
-    let log = std::fs::create_dir_all("/var/log/xen")
-        .and_then(|()| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(format!("/var/log/xen/rxl-{name}.log"))
-        })
-        .map(Stdio::from)
-        .unwrap_or_else(|_| Stdio::null());
-    Command::new(exe)
-        .arg("-v")
-        .arg("monitor")
-        .arg("--domid")
-        .arg(domid.to_string())
-        .arg(&args.file)
-        .arg("--")
-        .args(&args.overrides)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .map(drop)
-}
-
-fn monitor(domid: u32, file: &std::path::Path, overrides: &[String]) -> CmdResult {
-    let loaded = rxl_config::load_with_overrides(file, overrides)
-        .map_err(|e| format!("{}: {} error(s)", file.display(), e.errors().count()))?;
-    let ctl = Control::open()?;
-    build::monitor::run(&ctl, &loaded.config, domid)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -8,7 +8,11 @@ pub mod docs;
 pub mod domain;
 pub mod grub;
 pub mod host_check;
+pub mod monitor;
 pub mod xen;
+
+#[cfg(test)]
+mod dispatch_tests;
 
 /// The error type verbs return: typed errors from the library crates, boxed at this top layer.
 pub type CmdResult = Result<std::process::ExitCode, Box<dyn std::error::Error + Send + Sync>>;

@@ -1,6 +1,7 @@
-//! The xl-style control verbs on Xen: `rxl info`, `list`, `dmesg`, `domid`, `domname`,
-//! `pause`, `unpause`, `destroy`, `mem-set`, `mem-max`, `vcpu-list`, `vcpu-set`, `vcpu-pin`,
-//! `uptime`, `dom0-mem`.
+//! The verbs only Xen has: `dmesg`, `mem-set`, `mem-max`, `vcpu-list`, `vcpu-set`,
+//! `vcpu-pin`, `uptime`, `dom0-mem`. They reach Xen's control plane through the backend's
+//! extension (a capability query, [`rxl_hypervisor::extension`]); on a backend without one they
+//! fail with `BackendError::Unsupported` naming the verb and why.
 //!
 //! Text output matches xl column for column (the formats live in `rxl_xen::report` with unit
 //! tests); every verb also takes `--json`. Errors are one line on stderr and exit status 1.
@@ -9,82 +10,23 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Subcommand};
+use clap::Subcommand;
+use rxl_hypervisor::{Backend, BackendError};
 use rxl_xen::Control;
 use rxl_xen::ctl::vcpu::Affinity;
-use rxl_xen::report::{info, list, uptime, vcpu};
+use rxl_xen::report::{uptime, vcpu};
 
 use super::CmdResult;
+use super::domain::JsonFlag;
 
-/// `--json` shared by every control verb.
-#[derive(Debug, Args)]
-pub struct JsonFlag {
-    /// Print JSON instead of xl's text.
-    #[arg(long)]
-    json: bool,
-}
-
-/// Control verbs (flattened into the top-level verb list, as in xl).
+/// Xen-only verbs (flattened into the top-level verb list, as in xl).
 #[derive(Debug, Subcommand)]
 pub enum XenCmd {
-    /// Host and hypervisor facts (xl info); NAME prints only the values of lines starting so.
-    Info {
-        /// Print only the values of the lines starting with this, e.g. `free_memory`.
-        name: Option<String>,
-        #[command(flatten)]
-        out: JsonFlag,
-    },
-    /// List domains (xl list); `-v` (the global flag, as in `rxl list -v`) adds the UUID and
-    /// shutdown-reason columns of `xl list -v`.
-    List {
-        /// Details of each domain as JSON.
-        #[arg(short, long)]
-        long: bool,
-        /// Only these domains (names or ids).
-        doms: Vec<String>,
-        #[command(flatten)]
-        out: JsonFlag,
-    },
     /// Print the hypervisor's console ring (xl dmesg).
     Dmesg {
         /// Clear the ring after reading it.
         #[arg(short, long)]
         clear: bool,
-        #[command(flatten)]
-        out: JsonFlag,
-    },
-    /// Print the id of a domain name.
-    Domid {
-        /// Domain name.
-        name: String,
-        #[command(flatten)]
-        out: JsonFlag,
-    },
-    /// Print the name of a domain id.
-    Domname {
-        /// Domain id.
-        id: String,
-        #[command(flatten)]
-        out: JsonFlag,
-    },
-    /// Pause a domain.
-    Pause {
-        /// Domain name or id.
-        dom: String,
-        #[command(flatten)]
-        out: JsonFlag,
-    },
-    /// Unpause a domain.
-    Unpause {
-        /// Domain name or id.
-        dom: String,
-        #[command(flatten)]
-        out: JsonFlag,
-    },
-    /// Destroy a domain at once (no guest shutdown).
-    Destroy {
-        /// Domain name or id.
-        dom: String,
         #[command(flatten)]
         out: JsonFlag,
     },
@@ -189,89 +131,42 @@ pub fn parse_mem_size_kib(s: &str) -> Result<u64, String> {
     kib.ok_or_else(|| format!("invalid memory size: {s} (expected e.g. 512, 512M, 2G)"))
 }
 
-/// Runs a control verb; `verbose` is the global `-v` count (`rxl list -v` is xl's `list -v`).
-pub fn run(cmd: XenCmd, verbose: u8) -> CmdResult {
-    let ctl = Control::open()?;
+impl XenCmd {
+    /// The verb as typed.
+    fn verb(&self) -> &'static str {
+        match self {
+            XenCmd::Dmesg { .. } => "dmesg",
+            XenCmd::MemSet { .. } => "mem-set",
+            XenCmd::MemMax { .. } => "mem-max",
+            XenCmd::VcpuList { .. } => "vcpu-list",
+            XenCmd::VcpuSet { .. } => "vcpu-set",
+            XenCmd::VcpuPin { .. } => "vcpu-pin",
+            XenCmd::Dom0Mem { .. } => "dom0-mem",
+            XenCmd::Uptime { .. } => "uptime",
+        }
+    }
+}
+
+/// Xen's control plane from `backend`, or why this verb cannot run on it.
+fn control<'a>(backend: &'a dyn Backend, verb: &'static str) -> Result<&'a Control, BackendError> {
+    rxl_hypervisor::extension::<Control>(
+        backend,
+        verb,
+        "it drives Xen's own interfaces (domctl, xenstore, the balloon driver) and only the xen \
+         backend has them; run it in a Xen dom0 (or with --backend xen there)",
+    )
+}
+
+/// Runs a Xen-only verb on `backend`.
+pub fn run(cmd: XenCmd, backend: &dyn Backend) -> CmdResult {
+    let ctl = control(backend, cmd.verb())?;
     match cmd {
-        XenCmd::Info { name, out } => {
-            let r = ctl.host_report()?;
-            if out.json {
-                return json(&r);
-            }
-            print!("{}", info::render(&r, name.as_deref()));
-        }
-        XenCmd::List { long, doms, out } => {
-            let rows = if doms.is_empty() {
-                ctl.named_domains(None)?
-            } else {
-                let mut rows = Vec::new();
-                for d in &doms {
-                    rows.extend(ctl.named_domains(Some(ctl.lookup(d)?))?);
-                }
-                rows
-            };
-            if long || out.json {
-                let v: Vec<_> = rows
-                    .iter()
-                    .map(|r| serde_json::json!({ "name": r.name, "info": r.info }))
-                    .collect();
-                return json(&v);
-            }
-            print!("{}", list::render(&rows, verbose > 0));
-        }
         XenCmd::Dmesg { clear, out } => {
             let text = ctl.xen().read_console(clear)?;
             if out.json {
                 return json(&serde_json::json!({ "console": String::from_utf8_lossy(&text) }));
             }
             std::io::stdout().write_all(&text)?;
-        }
-        XenCmd::Domid { name, out } => {
-            let id = if name.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty() {
-                // xl resolves names only: a number is not a name.
-                return Err(rxl_xen::XenError::UnknownDomain(name).into());
-            } else {
-                ctl.lookup(&name)?
-            };
-            if out.json {
-                return json(&serde_json::json!({ "name": name, "domid": id }));
-            }
-            println!("{id}");
-        }
-        XenCmd::Domname { id, out } => {
-            let domid: u32 = id
-                .parse()
-                .map_err(|_| format!("invalid domain id '{id}': expected a number"))?;
-            let name = ctl
-                .xen()
-                .domain_info(domid)
-                .and_then(|_| ctl.name_of(domid))?;
-            let name = name.ok_or_else(|| format!("domain {domid} has no name in xenstore"))?;
-            if out.json {
-                return json(&serde_json::json!({ "domid": domid, "name": name }));
-            }
-            println!("{name}");
-        }
-        XenCmd::Pause { dom, out } => {
-            let id = ctl.lookup(&dom)?;
-            ctl.xen().pause(id)?;
-            if out.json {
-                return json(&serde_json::json!({ "domid": id, "paused": true }));
-            }
-        }
-        XenCmd::Unpause { dom, out } => {
-            let id = ctl.lookup(&dom)?;
-            ctl.xen().unpause(id)?;
-            if out.json {
-                return json(&serde_json::json!({ "domid": id, "paused": false }));
-            }
-        }
-        XenCmd::Destroy { dom, out } => {
-            let id = ctl.lookup(&dom)?;
-            ctl.destroy(id)?;
-            if out.json {
-                return json(&serde_json::json!({ "domid": id, "destroyed": true }));
-            }
         }
         XenCmd::MemSet {
             dom,
@@ -308,7 +203,7 @@ pub fn run(cmd: XenCmd, verbose: u8) -> CmdResult {
                 return json(&serde_json::json!({ "domid": id, "max_kib": kib }));
             }
         }
-        XenCmd::VcpuList { doms, out } => return vcpu_list(&ctl, &doms, out.json),
+        XenCmd::VcpuList { doms, out } => return vcpu_list(ctl, &doms, out.json),
         XenCmd::VcpuSet { dom, count, out } => {
             let id = ctl.lookup(&dom)?;
             ctl.vcpu_set(id, count)?;
@@ -366,9 +261,9 @@ pub fn run(cmd: XenCmd, verbose: u8) -> CmdResult {
                 return json(&serde_json::json!({ "domid": id, "vcpus": v }));
             }
         }
-        XenCmd::Uptime { short, doms, out } => return uptime_verb(&ctl, short, &doms, out.json),
+        XenCmd::Uptime { short, doms, out } => return uptime_verb(ctl, short, &doms, out.json),
         XenCmd::Dom0Mem { xl_conf, out } => {
-            let r = rxl_xen::dom0_mem::assess(rxl_xen::dom0_mem::gather(&ctl, &xl_conf)?);
+            let r = rxl_xen::dom0_mem::assess(rxl_xen::dom0_mem::gather(ctl, &xl_conf)?);
             if out.json {
                 return json(&r);
             }

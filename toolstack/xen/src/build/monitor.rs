@@ -1,8 +1,18 @@
 //! The per-domain monitor: what xl's background child does after `xl create`. It waits on
 //! `@releaseDomain`, and when the guest shuts down carries out the configured action
 //! (`on_poweroff`, `on_reboot`, `on_watchdog`, `on_crash`, `on_soft_reset`).
+//!
+//! It is a capability of the Xen backend behind `create`: [`spawn`] starts it as a detached
+//! process (`<program> -v monitor --domid N FILE -- OVERRIDES`, the program being `rxl`, whose
+//! hidden `monitor` verb calls [`serve`]). It must outlive the `rxl create` that started it, as
+//! xl's background child does; KVM needs none, since its VMM carries out the actions itself.
 
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use rxl_hypervisor::ConfigSource;
 
 use rxl_config::DomainConfig;
 use rxl_config::model::{Action, Actions};
@@ -61,6 +71,52 @@ pub fn step_for(a: Action) -> (Step, Option<&'static str>) {
             Some("soft reset is not supported; restarting instead"),
         ),
     }
+}
+
+/// Starts the monitor of domain `domid` (named `name`) in the background, detached from the
+/// terminal, its log in `/var/log/xen/rxl-<name>.log` (as xl's child logs to `xl-<name>.log`).
+pub fn spawn(program: &Path, domid: u32, name: &str, source: &ConfigSource) -> std::io::Result<()> {
+    let log = std::fs::create_dir_all("/var/log/xen")
+        .and_then(|()| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(format!("/var/log/xen/rxl-{name}.log"))
+        })
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null());
+    Command::new(program)
+        .arg("-v")
+        .arg("monitor")
+        .arg("--domid")
+        .arg(domid.to_string())
+        .arg(&source.file)
+        .arg("--")
+        .args(&source.overrides)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        // Its own process group: the terminal's Ctrl-C must not reach it.
+        .process_group(0)
+        .spawn()
+        .map(drop)
+}
+
+/// The monitor process's body: reads the domain file again (as `rxl create` did, overrides
+/// included) and watches domain `domid` until its job ends.
+pub fn serve(domid: u32, source: &ConfigSource) -> Result<(), BuildError> {
+    let loaded = rxl_config::load_with_overrides(&source.file, &source.overrides).map_err(|e| {
+        BuildError::Config {
+            key: "monitor",
+            why: format!(
+                "{}: {} error(s) reading the domain file again",
+                source.file.display(),
+                e.errors().count()
+            ),
+        }
+    })?;
+    let ctl = Control::open().map_err(at("monitor: opening the hypervisor"))?;
+    run(&ctl, &loaded.config, domid)
 }
 
 /// Watches domain `domid` built from `cfg` until the monitor's job ends (the domain is
