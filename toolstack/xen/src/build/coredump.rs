@@ -311,12 +311,32 @@ fn pv_regs(ctx: &xs::vcpu_guest_context) -> Regs {
     )
 }
 
-/// Writes the core of domain `domid` to `path` (its directory is created). The domain should
-/// be shut down or paused: a running guest changes under the copy.
+/// Writes the core of domain `domid` to `path` (its directory is created). A running domain
+/// is paused for the copy (a consistent image) and unpaused afterwards, as libxenguest does.
 pub fn dump(xen: &Xen, domid: u32, path: &Path) -> Result<Dumped, BuildError> {
     let info = xen
         .domain_info(domid)
         .map_err(at("core dump: reading the domain"))?;
+    let pause = !info.paused && info.shutdown.is_none();
+    if pause {
+        xen.pause(domid)
+            .map_err(at("core dump: pausing the domain"))?;
+    }
+    let r = dump_stopped(xen, domid, info.hvm, info.max_vcpu_id, path);
+    if pause && let Err(e) = xen.unpause(domid) {
+        tracing::warn!(domid, error = %e, "core dump: could not unpause the domain");
+    }
+    r
+}
+
+fn dump_stopped(
+    xen: &Xen,
+    domid: u32,
+    hvm: bool,
+    max_vcpu_id: u32,
+    path: &Path,
+) -> Result<Dumped, BuildError> {
+    let info = Stopped { hvm, max_vcpu_id };
     let regs = registers(xen, domid, info.hvm, info.max_vcpu_id)
         .map_err(at("core dump: reading the vCPU registers"))?;
     let frames =
@@ -344,6 +364,12 @@ pub fn dump(xen: &Xen, domid: u32, path: &Path) -> Result<Dumped, BuildError> {
             Err(e)
         }
     }
+}
+
+/// What [`dump_stopped`] needs of the domain's info.
+struct Stopped {
+    hvm: bool,
+    max_vcpu_id: u32,
 }
 
 fn write_core(
