@@ -38,49 +38,73 @@ fn skip_reason(need_iso: bool) -> Option<String> {
     None
 }
 
+/// One QEMU at a time: SeaBIOS under a software /dev/kvm is slow, and parallel guests on a
+/// 2-core machine only make each one slower and the timeouts flaky.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 macro_rules! require {
     ($iso:expr) => {
         if let Some(why) = skip_reason($iso) {
             eprintln!("SKIP {}: {why}", module_path!());
             return;
         }
+        let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     };
 }
 
-/// A real-mode boot sector: DS=0, print `msg` on COM1, then `sti; hlt` and a '.' per wake-up
-/// (the BIOS timer ticks), forever. Position-independent apart from `msg`'s absolute address,
-/// so it runs whether the BIOS enters at 0000:7c00 or 07c0:0000 (El Torito).
-fn boot_sector(msg: &str) -> Vec<u8> {
-    let msg_addr: u16 = 0x7c00 + 26;
+/// What the boot sector does after printing its marker.
+#[derive(Clone, Copy)]
+enum Then {
+    /// `sti; hlt` and a '.' per wake-up (the BIOS timer ticks), forever.
+    Tick,
+    /// ACPI S5: SLP_EN with SLP_TYP 0 to PM1a_CNT (port 0x604, where SeaBIOS puts the PIIX4
+    /// PM block on QEMU's `pc`): a guest power-off.
+    PowerOff,
+    /// The i8042 reset line (0xfe to port 0x64): a guest reset.
+    Reset,
+}
+
+/// A real-mode boot sector: DS=0, print `msg` on COM1, then do `then`. Position-independent
+/// apart from `msg`'s absolute address, so it runs whether the BIOS enters at 0000:7c00 or
+/// 07c0:0000 (El Torito).
+fn boot_sector(msg: &str, then: Then) -> Vec<u8> {
+    const MSG: u16 = 0x7c00 + 32;
+    #[rustfmt::skip]
     let mut code = vec![
-        0xfc, // cld
-        0x31,
-        0xc0, // xor ax, ax
-        0x8e,
-        0xd8, // mov ds, ax
-        0xba,
-        0xf8,
-        0x03, // mov dx, 0x3f8
-        0xbe,
-        msg_addr as u8,
-        (msg_addr >> 8) as u8, // mov si, msg
-        0xac,                  // 11: lodsb
-        0x84,
-        0xc0, // test al, al
-        0x74,
-        0x03, // jz 19
-        0xee, // out dx, al
-        0xeb,
-        0xf8, // jmp 11
-        0xfb, // 19: sti
-        0xf4, // hlt
-        0xb0,
-        b'.', // mov al, '.'
-        0xee, // out dx, al
-        0xeb,
-        0xf9, // jmp 19
+        0xfc,                               // cld
+        0x31, 0xc0,                         // xor ax, ax
+        0x8e, 0xd8,                         // mov ds, ax
+        0xba, 0xf8, 0x03,                   // mov dx, 0x3f8
+        0xbe, MSG as u8, (MSG >> 8) as u8,  // mov si, MSG
+        0xac,                               // 11: lodsb
+        0x84, 0xc0,                         // test al, al
+        0x74, 0x03,                         // jz 19
+        0xee,                               // out dx, al
+        0xeb, 0xf8,                         // jmp 11
     ];
-    assert_eq!(code.len(), 26);
+    #[rustfmt::skip]
+    let tail: &[u8] = match then {
+        Then::Tick => &[
+            0xfb,                           // 19: sti
+            0xf4,                           // hlt
+            0xb0, b'.',                     // mov al, '.'
+            0xee,                           // out dx, al
+            0xeb, 0xf9,                     // jmp 19
+        ],
+        Then::PowerOff => &[
+            0xba, 0x04, 0x06,               // mov dx, 0x604
+            0xb8, 0x00, 0x20,               // mov ax, 0x2000
+            0xef,                           // out dx, ax
+            0xeb, 0xfe,                     // jmp $
+        ],
+        Then::Reset => &[
+            0xb0, 0xfe,                     // mov al, 0xfe
+            0xe6, 0x64,                     // out 0x64, al
+            0xeb, 0xfe,                     // jmp $
+        ],
+    };
+    code.extend(tail);
+    code.resize(32, 0x90);
     code.extend(msg.as_bytes());
     code.extend(b"\r\n\0");
     code.resize(510, 0);
@@ -90,7 +114,12 @@ fn boot_sector(msg: &str) -> Vec<u8> {
 
 /// A raw disk image whose MBR is [`boot_sector`].
 fn disk_image(path: &Path, msg: &str) {
-    let mut img = boot_sector(msg);
+    disk_image_then(path, msg, Then::Tick);
+}
+
+/// A raw disk image whose MBR prints `msg` and then does `then`.
+fn disk_image_then(path: &Path, msg: &str, then: Then) {
+    let mut img = boot_sector(msg, then);
     img.resize(1 << 20, 0);
     std::fs::write(path, img).unwrap();
 }
@@ -99,7 +128,7 @@ fn disk_image(path: &Path, msg: &str) {
 fn iso_image(dir: &Path, msg: &str) -> PathBuf {
     let root = dir.join("iso-root");
     std::fs::create_dir_all(&root).unwrap();
-    let mut boot = boot_sector(msg);
+    let mut boot = boot_sector(msg, Then::Tick);
     boot.resize(2048, 0);
     std::fs::write(root.join("boot.img"), boot).unwrap();
     std::fs::write(root.join("README"), "rxl hvm test\n").unwrap();
@@ -281,7 +310,7 @@ fn cdrom_boot_both_spellings_and_boot_order() {
         dir.path(),
         "hvm-cd",
         &format!(
-            "disk = [ \"{},raw,hda,rw\", \"format=raw, vdev=hdc, access=ro, devtype=cdrom, target={}\" ]\nboot = \"dc\"\n",
+            "disk = [ \"{},raw,hda,rw\", \"format=raw, vdev=hdc, access=ro, devtype=cdrom, target={}\" ]\nboot = \"dc\"\nvga = \"none\"\n",
             disk.display(),
             iso.display()
         ),
@@ -295,7 +324,10 @@ fn cdrom_boot_both_spellings_and_boot_order() {
     let mut vm = Vm::start(
         dir.path(),
         "hvm-cd2",
-        &format!("disk = [ \"{},raw,hdc,cdrom\" ]\n", iso.display()),
+        &format!(
+            "disk = [ \"{},raw,hdc,cdrom\" ]\nvga = \"none\"\n",
+            iso.display()
+        ),
     );
     vm.wait_for("the CD-ROM marker", |vm| {
         vm.console().contains("RXL-HVM-CDROM-OK")
@@ -313,7 +345,7 @@ fn a_killed_qemu_is_reported_not_hidden() {
         dir.path(),
         "hvm-kill",
         &format!(
-            "disk = [ \"{},raw,hda,rw\" ]\non_crash = \"preserve\"\n",
+            "disk = [ \"{},raw,hda,rw\" ]\non_crash = \"preserve\"\nvga = \"none\"\n",
             disk.display()
         ),
     );
@@ -429,4 +461,87 @@ fn vif_on_a_bridge_vnc_with_password_stdvga_usb_tablet() {
         !Path::new(&format!("/sys/class/net/{tap}")).exists(),
         "the tap outlived the VM"
     );
+}
+
+#[test]
+fn guest_poweroff_and_reset_apply_on_poweroff_and_on_reboot() {
+    require!(false);
+    let dir = tempfile::tempdir().unwrap();
+    let off = dir.path().join("off.img");
+    disk_image_then(&off, "RXL-HVM-POWEROFF", Then::PowerOff);
+    // on_poweroff="preserve": the stopped QEMU is kept, listed as shut down, until destroy.
+    let mut vm = Vm::start(
+        dir.path(),
+        "hvm-off",
+        &format!(
+            "disk = [ \"{},raw,hda,rw\" ]\nvga = \"none\"\non_poweroff = \"preserve\"\n",
+            off.display()
+        ),
+    );
+    vm.wait_for("the power-off", |vm| vm.info().phase == Phase::Shutdown);
+    let info = vm.info();
+    assert_eq!(info.last_exit, Some(ExitReason::Poweroff));
+    assert!(vm.console().contains("RXL-HVM-POWEROFF"));
+    assert!(vm.request("pause").unwrap_err().contains("not running"));
+    vm.destroy_and_check_clean(0);
+
+    // A guest reset with on_reboot="destroy": rxl-kvm ends by itself and cleans up.
+    let reset = dir.path().join("reset.img");
+    disk_image_then(&reset, "RXL-HVM-RESET", Then::Reset);
+    let mut vm = Vm::start(
+        dir.path(),
+        "hvm-reset",
+        &format!(
+            "disk = [ \"{},raw,hda,rw\" ]\nvga = \"none\"\non_reboot = \"destroy\"\n",
+            reset.display()
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = vm.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rxl-kvm did not end after the guest reset"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    assert!(vm.run.records().unwrap().is_empty());
+}
+
+#[test]
+fn a_qemu_that_cannot_start_fails_the_create_and_leaves_nothing() {
+    require!(false);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.cfg");
+    let missing = dir.path().join("missing.img");
+    std::fs::write(
+        &cfg,
+        format!(
+            "name = \"bad\"\ntype = \"hvm\"\ndisk = [ \"{},raw,hda,rw\" ]\n",
+            missing.display()
+        ),
+    )
+    .unwrap();
+    let run = RunDir::new(dir.path().join("run"));
+    let id = run.reserve("bad", 128, 1).unwrap().id;
+    let out = Command::new(env!("CARGO_BIN_EXE_rxl-kvm"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--run-dir")
+        .arg(run.root())
+        .arg("--id")
+        .arg(id.to_string())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("missing.img"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(run.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left in the run dir: {left:?}");
 }

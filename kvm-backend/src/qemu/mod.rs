@@ -199,13 +199,21 @@ fn boot_loop(
             Ok(BootEvent::Destroy) => ExitReason::Destroyed,
             Ok(BootEvent::Gone) | Err(_) => {
                 dm_died = true;
-                // The reader saw EOF; give the exit status a moment to be collectable.
-                std::thread::sleep(std::time::Duration::from_millis(50));
+                // QMP closes while QEMU is still exiting: wait (briefly) for its status.
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+                let status = loop {
+                    match boot.exit_status() {
+                        Some(st) => break st,
+                        None if std::time::Instant::now() > deadline => {
+                            break "it closed QMP but still runs".into();
+                        }
+                        None => std::thread::sleep(std::time::Duration::from_millis(10)),
+                    }
+                };
                 ExitReason::Crash(format!(
-                    "the device model {} (pid {}) exited unexpectedly: {}",
+                    "the device model {} (pid {}) exited unexpectedly: {status}",
                     boot.bin().display(),
                     boot.pid(),
-                    boot.exit_status().unwrap_or_else(|| "still running".into())
                 ))
             }
         };
