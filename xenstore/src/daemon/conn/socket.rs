@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::poll::PollTimeout;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use thiserror::Error;
 use tracing::{debug, error, info, warn};
 
@@ -86,6 +87,8 @@ struct Client {
     replies: usize,
     closed: bool,
     privileged: bool,
+    /// Events the socket is registered for in the server's epoll set.
+    interest: EpollFlags,
 }
 
 impl Client {
@@ -99,6 +102,7 @@ impl Client {
             replies: 0,
             closed: false,
             privileged,
+            interest: EpollFlags::empty(),
         }
     }
 
@@ -227,9 +231,17 @@ impl Client {
     }
 }
 
+/// epoll token of the event-channel device (connections use their id, from 1).
+const TOKEN_EVTCHN: u64 = u64::MAX;
+/// epoll token bit of listener `i` (`TOKEN_LISTENER | i`).
+const TOKEN_LISTENER: u64 = 1 << 62;
+
 /// The server: listeners, clients and the daemon core.
 pub struct Server {
     daemon: Daemon,
+    /// Sockets and the event-channel device: one epoll set, so a round costs one
+    /// `epoll_wait` however many clients are connected (poll(2) would scan them all).
+    epoll: Epoll,
     listeners: Vec<(UnixListener, ListenSpec)>,
     clients: HashMap<ConnId, (Client, u32)>,
     next_id: ConnId,
@@ -266,13 +278,22 @@ fn bind(spec: &ListenSpec) -> Result<UnixListener, SocketError> {
 impl Server {
     /// Binds every socket in `specs` (replacing stale socket files).
     pub fn new(daemon: Daemon, specs: &[ListenSpec]) -> Result<Server, SocketError> {
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(SocketError::Poll)?;
         let mut listeners = Vec::new();
-        for s in specs {
-            listeners.push((bind(s)?, s.clone()));
+        for (i, s) in specs.iter().enumerate() {
+            let l = bind(s)?;
+            epoll
+                .add(
+                    l.as_fd(),
+                    EpollEvent::new(EpollFlags::EPOLLIN, TOKEN_LISTENER | i as u64),
+                )
+                .map_err(SocketError::Poll)?;
+            listeners.push((l, s.clone()));
             info!(path = %s.path.display(), domid = s.domid, privileged = s.privileged, "listening");
         }
         Ok(Server {
             daemon,
+            epoll,
             listeners,
             clients: HashMap::new(),
             next_id: 1,
@@ -315,56 +336,23 @@ impl Server {
             None => timeout,
         };
         let ids: Vec<ConnId> = self.clients.keys().copied().collect();
-        let (accepting, ready, evtchn_ready) = {
-            let mut fds = Vec::new();
-            for (l, _) in &self.listeners {
-                fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
-            }
-            let mut polled = Vec::new();
-            for id in &ids {
-                let (c, _) = &self.clients[id];
-                let Transport::Socket(stream) = &c.stream else {
-                    continue;
-                };
-                let mut ev = PollFlags::empty();
-                if c.input.len() < MAX_INPUT {
-                    ev |= PollFlags::POLLIN;
-                }
-                if !c.output.is_empty() {
-                    ev |= PollFlags::POLLOUT;
-                }
-                fds.push(PollFd::new(stream.as_fd(), ev));
-                polled.push(*id);
-            }
-            if let Some(ev) = &self.xen {
-                fds.push(PollFd::new(ev.fd(), PollFlags::POLLIN));
-            }
-            match poll(&mut fds, timeout) {
-                Ok(_) => {}
-                Err(nix::errno::Errno::EINTR) => return Ok(()),
-                Err(e) => return Err(SocketError::Poll(e)),
-            }
-            let rev: Vec<bool> = fds
-                .iter()
-                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-                .collect();
-            let n = self.listeners.len();
-            let ready: Vec<ConnId> = polled
-                .iter()
-                .zip(&rev[n..])
-                .filter(|(_, r)| **r)
-                .map(|(id, _)| *id)
-                .collect();
-            (
-                rev[..n].to_vec(),
-                ready,
-                self.xen.is_some() && rev.last() == Some(&true),
-            )
+        self.sync_interest();
+        let mut events = [EpollEvent::empty(); 128];
+        let n = match self.epoll.wait(&mut events, timeout) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => return Ok(()),
+            Err(e) => return Err(SocketError::Poll(e)),
         };
-        for (i, go) in accepting.into_iter().enumerate() {
-            if go {
-                self.accept(i);
+        let (mut accepting, mut ready, mut evtchn_ready) = (Vec::new(), Vec::new(), false);
+        for e in &events[..n] {
+            match e.data() {
+                TOKEN_EVTCHN => evtchn_ready = true,
+                t if t & TOKEN_LISTENER != 0 => accepting.push((t & !TOKEN_LISTENER) as usize),
+                id => ready.push(id),
             }
+        }
+        for i in accepting {
+            self.accept(i);
         }
         if evtchn_ready {
             let fired = match &mut self.xen {
@@ -424,6 +412,33 @@ impl Server {
             self.daemon.disconnect(id);
         }
         Ok(())
+    }
+
+    /// Registers each socket for input while its buffer has room and for output while
+    /// replies wait (an `epoll_ctl` only when that changes, which is rare).
+    fn sync_interest(&mut self) {
+        for (id, (c, _)) in self.clients.iter_mut() {
+            let Transport::Socket(stream) = &c.stream else {
+                continue;
+            };
+            let mut want = EpollFlags::empty();
+            if c.input.len() < MAX_INPUT {
+                want |= EpollFlags::EPOLLIN;
+            }
+            if !c.output.is_empty() {
+                want |= EpollFlags::EPOLLOUT;
+            }
+            if want != c.interest {
+                let mut ev = EpollEvent::new(want, *id);
+                match self.epoll.modify(stream.as_fd(), &mut ev) {
+                    Ok(()) => c.interest = want,
+                    Err(e) => {
+                        warn!(conn = id, error = %e, "epoll_ctl failed, dropping the connection");
+                        c.closed = true;
+                    }
+                }
+            }
+        }
     }
 
     /// Reads a ring's requests, handling a reconnection request first.
@@ -511,6 +526,14 @@ impl Server {
         } else {
             self.xen = Some(ev);
         }
+        if let Some(ev) = &self.xen {
+            self.epoll
+                .add(ev.fd(), EpollEvent::new(EpollFlags::EPOLLIN, TOKEN_EVTCHN))
+                .map_err(|e| RingError::Device {
+                    what: "epoll_ctl(/dev/xen/evtchn)",
+                    source: e.into(),
+                })?;
+        }
         // Domain deaths (VIRQ_DOM_EXC) release their domains even without RELEASE.
         if let Some(ev) = &self.xen {
             match (ev.bind_virq(VIRQ_DOM_EXC), DomainProbe::open()) {
@@ -555,16 +578,19 @@ impl Server {
                     }
                     let spec = &self.listeners[i].1;
                     let id = self.next_id;
+                    if let Err(e) = self
+                        .epoll
+                        .add(stream.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, id))
+                    {
+                        warn!(error = %e, "epoll_ctl failed, connection refused");
+                        continue;
+                    }
                     self.next_id += 1;
                     self.daemon.connect(id, spec.domid, spec.privileged);
                     debug!(conn = id, domid = spec.domid, "connection accepted");
-                    self.clients.insert(
-                        id,
-                        (
-                            Client::new(Transport::Socket(stream), spec.privileged),
-                            spec.domid,
-                        ),
-                    );
+                    let mut c = Client::new(Transport::Socket(stream), spec.privileged);
+                    c.interest = EpollFlags::EPOLLIN;
+                    self.clients.insert(id, (c, spec.domid));
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(_) => return,
