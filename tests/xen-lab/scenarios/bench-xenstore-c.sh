@@ -21,17 +21,29 @@ until XENSTORED_PATH=$rx timeout 3 xenstore-ls / > /dev/null 2>&1; do
     sleep 1
 done
 lab_ok "C xenstored on /run/xenstored/socket, rxenstored (socket mode) on $rx"
+cpid=$(cat /run/xenstored.pid)
+# cpu_ticks PID: user + system time of PID so far, in clock ticks
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# daemon_cpu LABEL PID TICKS_BEFORE: the daemon's own CPU time for the round just run (the load
+# generator's share excluded), as a BENCH line the runner collects
+daemon_cpu() {
+    echo "BENCH xenstore-cpu daemon=$1 round=$r cpu_ms=$((($(cpu_ticks "$2") - $3) * 10))"  # USER_HZ is 100 on x86 Linux
+}
 bench_c() {
+    t=$(cpu_ticks "$cpid")
     if rxenstore-bench --daemon c --secs $secs; then lab_ok "round $r: load generator ran against the C xenstored"
     else lab_bad "round $r: rxenstore-bench failed against the C xenstored"; fi
+    daemon_cpu c "$cpid" "$t"
 }
 bench_rx() {
+    t=$(cpu_ticks "$rxpid")
     if XENSTORED_PATH=$rx rxenstore-bench --daemon rxenstored --secs $secs; then
         lab_ok "round $r: load generator ran against rxenstored"
     else
         tail -20 /tmp/rxenstored-bench.log
         lab_bad "round $r: rxenstore-bench failed against rxenstored"
     fi
+    daemon_cpu rxenstored "$rxpid" "$t"
 }
 for r in $(seq "$reps"); do
     if [ $((r % 2)) = 1 ]; then bench_c; bench_rx; else bench_rx; bench_c; fi
