@@ -226,7 +226,7 @@ fn nics(spec: &HvmSpec, launch: &Launch, a: &mut Vec<String>) {
     }
     let (_, boot) = boot_indexes(spec);
     for (i, fd) in launch.tap_fds.iter().enumerate() {
-        let model = spec.nic_models.get(i).map_or("rtl8139", String::as_str);
+        let model = spec.nics.get(i).map_or("rtl8139", |n| n.model.as_str());
         let mut dev = format!("{model},netdev=net{i}");
         if let Some(m) = launch.macs.get(i) {
             dev.push_str(&format!(",mac={}", mac(*m)));

@@ -11,7 +11,7 @@ use rxl_config::spec::disk::{DiskFormat, DiskSpecification};
 use rxl_config::spec::vdev::VdevScheme;
 use rxl_config::spec::vif::NicType;
 
-use super::spec::{DirectKernel, DiskBus, Firmware, HvmDisk, HvmSpec, HvmVga, Vnc};
+use super::spec::{DirectKernel, DiskBus, Firmware, HvmDisk, HvmNic, HvmSpec, HvmVga, Vnc};
 use crate::from_config::Unsupported;
 use crate::spec::{Action, NicSpec};
 
@@ -89,7 +89,7 @@ pub fn hvm_spec(cfg: &DomainConfig) -> Result<MappedHvm, Unsupported> {
         spec.max_vcpus = max as u8;
     }
 
-    boot_keys(cfg, &mut spec, &mut bad, &mut warn);
+    boot_keys(cfg, &mut spec, &mut bad);
     platform_keys(cfg, &mut spec, &mut bad, &mut warn);
     display_keys(cfg, &mut spec, &mut bad, &mut warn);
     disks(cfg, &mut spec, &mut bad, &mut warn);
@@ -129,7 +129,7 @@ pub fn hvm_spec(cfg: &DomainConfig) -> Result<MappedHvm, Unsupported> {
     })
 }
 
-fn boot_keys(cfg: &DomainConfig, spec: &mut HvmSpec, bad: &mut Vec<String>, _: &mut Vec<String>) {
+fn boot_keys(cfg: &DomainConfig, spec: &mut HvmSpec, bad: &mut Vec<String>) {
     let b = &cfg.boot;
     if b.bootloader.is_some() {
         bad.push("bootloader: PV only; an HVM guest boots from its firmware".into());
@@ -191,10 +191,9 @@ fn platform_keys(
     spec.acpi_s3 = h.acpi_s3.unwrap_or(true);
     spec.acpi_s4 = h.acpi_s4.unwrap_or(true);
     spec.hpet = h.hpet.unwrap_or(true);
-    for (key, v, flag) in [("pae", h.pae, "pae"), ("nx", h.nx, "nx")] {
+    for (v, flag) in [(h.pae, "-pae"), (h.nx, "-nx")] {
         if v == Some(false) {
-            spec.cpu_flags.push(format!("-{flag}"));
-            let _ = key;
+            spec.cpu_flags.push(flag.into());
         }
     }
     if h.nestedhvm == Some(false) {
@@ -443,12 +442,14 @@ fn vifs(cfg: &DomainConfig, spec: &mut HvmSpec, bad: &mut Vec<String>, warn: &mu
                 continue;
             }
         };
-        spec.nics.push(NicSpec {
-            tap: p.ifname.clone(),
-            bridge: p.bridge.clone(),
-            mac: p.mac,
+        spec.nics.push(HvmNic {
+            net: NicSpec {
+                tap: p.ifname.clone(),
+                bridge: p.bridge.clone(),
+                mac: p.mac,
+            },
+            model: model.into(),
         });
-        spec.nic_models.push(model.into());
     }
 }
 

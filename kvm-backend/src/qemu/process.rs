@@ -128,7 +128,7 @@ impl Boot {
     ) -> Result<(Boot, Receiver<BootEvent>), LaunchError> {
         let mut taps = Vec::new();
         let mut macs = Vec::new();
-        for (index, nic) in spec.nics.iter().enumerate() {
+        for (index, nic) in spec.nics.iter().map(|n| &n.net).enumerate() {
             let net = |detail: String| LaunchError::Network { index, detail };
             let tap = Tap::open(nic.tap.as_deref().unwrap_or("rxltap%d"))
                 .map_err(|e| net(e.to_string()))?;
@@ -230,6 +230,9 @@ impl Boot {
                 });
             }
         };
+        // Only rxl-kvm talks to this QEMU, and it is connected: unlinking the path now leaves
+        // nothing behind however rxl-kvm ends (even SIGKILL).
+        let _ = std::fs::remove_file(qmp_path);
         let boot = Boot {
             bin: spec.qemu.clone(),
             child: Mutex::new(child),

@@ -43,6 +43,16 @@ pub struct HvmDisk {
     pub discard: bool,
 }
 
+/// One emulated NIC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HvmNic {
+    /// Its tap, bridge and MAC, as for a microVM NIC.
+    #[serde(flatten)]
+    pub net: NicSpec,
+    /// QEMU's device: `rtl8139` (xl's default), `e1000` or `virtio-net-pci`.
+    pub model: String,
+}
+
 /// The emulated graphics card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -121,10 +131,7 @@ pub struct HvmSpec {
     pub disks: Vec<HvmDisk>,
     /// NICs: each a tap (opened by rxl-kvm, handed to QEMU) on an optional bridge.
     #[serde(default)]
-    pub nics: Vec<NicSpec>,
-    /// The emulated NIC model per NIC (`rtl8139`, `e1000`, `virtio-net-pci`).
-    #[serde(default)]
-    pub nic_models: Vec<String>,
+    pub nics: Vec<HvmNic>,
     /// ACPI tables (`acpi`).
     pub acpi: bool,
     /// Offer S3 (`acpi_s3`).
@@ -186,7 +193,6 @@ impl HvmSpec {
             boot_order: "cd".into(),
             disks: Vec::new(),
             nics: Vec::new(),
-            nic_models: Vec::new(),
             acpi: true,
             acpi_s3: true,
             acpi_s4: true,
