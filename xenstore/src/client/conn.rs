@@ -41,8 +41,11 @@ fn read_message(r: &mut dyn Read) -> std::io::Result<Message> {
     Ok(Message { header, payload })
 }
 
-fn reader_loop(mut r: Box<dyn Read + Send>, shared: Arc<Shared>) {
-    while let Ok(m) = read_message(&mut *r) {
+fn reader_loop(r: Box<dyn Read + Send>, shared: Arc<Shared>) {
+    // Buffered: a reply's header and payload (and any events behind it) come in with one
+    // read(2) instead of two.
+    let mut r = std::io::BufReader::with_capacity(2 * (HEADER_LEN + 4096), r);
+    while let Ok(m) = read_message(&mut r) {
         if m.header.msg_type == MsgType::WatchEvent as u32 {
             let parts = split_strings(&m.payload);
             if parts.len() >= 2 {
