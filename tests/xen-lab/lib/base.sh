@@ -6,8 +6,13 @@
 
 # Programs dom0 must be able to run; the image is refused if one misses a library.
 REQUIRED_BINS=(usr/lib/xen-4.17/bin/xl usr/lib/xen-4.17/bin/xenstored usr/lib/xen-4.17/bin/xenconsoled
-    usr/lib/xen-4.17/bin/xen-init-dom0 usr/bin/xenstore-read usr/bin/xenstore-ls usr/bin/jq)
-XEN_MODULES=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback xen-netback)
+    usr/lib/xen-4.17/bin/xen-init-dom0 usr/bin/xenstore-read usr/bin/xenstore-ls usr/bin/jq bin/bash)
+# dom0's modules, in load order: the Xen devices, then what the hotplug scripts need (loop devices
+# for file-backed disks, the bridge for vif-bridge).
+XEN_MODULES=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback xen-netback
+    loop llc stp bridge)
+# The domU's PV frontends, loaded by its /init when the command line asks for the device test.
+DOMU_MODULES=(xen-blkfront xen-netfront)
 
 # write_cpio DIR OUT: a newc cpio of DIR, entries sorted and owned by root.
 write_cpio() {
@@ -30,6 +35,18 @@ bzimage_payload() {
     # is not a pipeline failure)
     xz -dc --single-stream < <(tail -c +$(( (setup_sects + 1) * 512 + payload_offset + 1 )) "$1") \
         || die "$1: the bzImage payload is not xz"
+}
+
+# copy_module MODDIR NAME DEST: NAME.ko from the kernel's module tree into DEST, uncompressed.
+copy_module() {
+    local f
+    f=$(find "$1" -name "$2.ko*" | head -1)
+    [ -n "$f" ] || die "kernel module $2 not in $1"
+    case $f in
+        *.ko) cp "$f" "$3/$2.ko";;
+        *.ko.xz) xz -dc "$f" > "$3/$2.ko";;
+        *.ko.zst) zstd -qdc "$f" > "$3/$2.ko";;
+    esac
 }
 
 # build_base: (re)creates $BASE unless a complete one for the same inputs exists.
@@ -65,15 +82,7 @@ build_base() {
     while read -r b; do
         [ -e "$root/$b" ] || [ -L "$root/$b" ] || { mkdir -p "$root/$(dirname "$b")"; ln -s /bin/busybox "$root/$b"; }
     done < <("$root"/bin/busybox --list-full)
-    for m in "${XEN_MODULES[@]}"; do
-        f=$(find "$ex/lib/modules/$kver" -name "$m.ko*" | head -1)
-        [ -n "$f" ] || die "kernel module $m not in linux-image-$kver"
-        case $f in
-            *.ko) cp "$f" "$root/lib/modules/xen/$m.ko";;
-            *.ko.xz) xz -dc "$f" > "$root/lib/modules/xen/$m.ko";;
-            *.ko.zst) zstd -qdc "$f" > "$root/lib/modules/xen/$m.ko";;
-        esac
-    done
+    for m in "${XEN_MODULES[@]}"; do copy_module "$ex/lib/modules/$kver" "$m" "$root/lib/modules/xen"; done
     mknod -m 600 "$root/dev/console" c 5 1
     for b in "${REQUIRED_BINS[@]}"; do
         [ -x "$root/$b" ] || die "dom0 image lacks $b"
@@ -83,8 +92,9 @@ build_base() {
 
     # the domU: same kernel, a busybox initramfs printing the marker
     local d=$tmp/domu
-    mkdir -p "$d"/{bin,sbin,dev,proc,sys}
+    mkdir -p "$d"/{bin,sbin,dev,proc,sys,lib/modules}
     cp "$ex/bin/busybox" "$d/bin/busybox"
+    for m in "${DOMU_MODULES[@]}"; do copy_module "$ex/lib/modules/$kver" "$m" "$d/lib/modules"; done
     ln -s busybox "$d/bin/sh"
     install -m 0755 "$LAB_DIR/domu/init" "$d/init"
     install -m 0755 "$LAB_DIR/domu/poweroff" "$d/sbin/poweroff"

@@ -150,6 +150,16 @@ impl Control {
         let vm = self
             .with_store(|s| s.read(&path(domid, "vm")))
             .unwrap_or(None);
+        // Devices first, as libxl's destroy does (guest paused, forced removal): their
+        // hotplug scripts free loop devices and bridge ports, which destroying the domain
+        // alone would leak. A device that resists is reported, never a reason to keep the
+        // domain.
+        if !info.dying {
+            let _ = self.xen.pause(domid);
+            for p in crate::devices::teardown_domain(domid) {
+                tracing::warn!("destroying domain {domid}: {p}");
+            }
+        }
         self.xen.destroy_domain(domid)?;
         let backends = [
             "vbd", "vif", "console", "vkbd", "vfb", "qdisk", "9pfs", "pci",

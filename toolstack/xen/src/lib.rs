@@ -8,6 +8,7 @@
 //! - [`store`]: the xenstore requests the control verbs make (over `rxl-xenstore`'s client);
 //! - [`control`]: the verbs' logic (name lookup, memory targets, vCPU online state);
 //! - [`report`]: xl's text formats, as pure functions;
+//! - [`devices`]: PV disks and network interfaces of guests (xenstore nodes, hotplug scripts);
 //! - [`backend`]: [`XenBackend`], the `rxl_hypervisor::Backend` for Xen.
 
 pub mod backend;
@@ -15,6 +16,7 @@ pub mod build;
 pub mod console;
 pub mod control;
 pub mod ctl;
+pub mod devices;
 pub mod dom0_mem;
 pub mod error;
 pub mod report;

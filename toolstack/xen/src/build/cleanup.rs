@@ -2,7 +2,8 @@
 //!
 //! Event channels and grant entries live in the new domain's own tables, so destroying the
 //! domain frees them; the guard therefore tracks the domain, whether xenstored was told about
-//! it, and the xenstore subtrees written for it.
+//! it, the xenstore subtrees written for it, and whether devices were added (their hotplug
+//! scripts set up loop devices and bridge ports, which [`crate::devices::teardown`] undoes).
 
 use rxl_xenstore::client::Client;
 
@@ -15,6 +16,7 @@ pub struct Rollback {
     domid: Option<u32>,
     facts: Option<DomainFacts>,
     introduced: bool,
+    devices: bool,
 }
 
 impl Rollback {
@@ -38,6 +40,11 @@ impl Rollback {
         self.introduced = true;
     }
 
+    /// Disk or vif nodes were written (their hotplug scripts may have run).
+    pub fn added_devices(&mut self) {
+        self.devices = true;
+    }
+
     /// Undoes everything; returns the problems met (the build error stays the main error).
     pub fn undo(self, xen: &Xen, xs: Option<&Client>) -> Vec<String> {
         let mut problems = Vec::new();
@@ -45,6 +52,9 @@ impl Rollback {
             return problems;
         };
         if let Some(xs) = xs {
+            if self.devices {
+                problems.extend(crate::devices::teardown(xs, domid));
+            }
             if self.introduced
                 && let Err(e) = xs.release(domid)
             {

@@ -83,6 +83,9 @@ pub enum BuildError {
         #[source]
         source: rxl_xenstore::client::ClientError,
     },
+    /// A disk or vif could not be added (or a device list is not supported).
+    #[error(transparent)]
+    Device(#[from] crate::devices::DeviceError),
     /// `RXL_FAULT_INJECT` named this step.
     #[error("injected failure before step {0:?} (RXL_FAULT_INJECT)")]
     Injected(&'static str),

@@ -71,6 +71,8 @@ pub struct Plan {
     /// `XEN_DOMCTL_settscinfo` mode (0 default, 1 always emulate, 2 native, 3 native
     /// paravirt); PVH only.
     pub tsc_mode: u32,
+    /// The checked `disk=` and `vif=` devices.
+    pub devices: crate::devices::DevicePlan,
 }
 
 /// The event channels of the xenstore and console rings (ports in the new domain).
@@ -208,6 +210,7 @@ impl Plan {
             max_maptrack_frames: cfg.max_maptrack_frames.unwrap_or(1024),
             max_event_channels: cfg.max_event_channels.unwrap_or(1023),
             tsc_mode: tsc_mode_number(cfg.tsc_mode),
+            devices: crate::devices::plan(cfg)?,
         })
     }
 }
@@ -382,6 +385,9 @@ fn build(
     xs.introduce(domid, built.store_mfn as i64, rings.store_port)
         .map_err(xs_at("introducing the domain to xenstored"))?;
     rb.introduced();
+
+    // Devices go in after the guest's tree exists and before it runs, as libxl adds them.
+    crate::devices::add(xs, domid, !pvh, &plan.devices, || rb.added_devices())?;
 
     fault::check("unpause")?;
     if !paused {
