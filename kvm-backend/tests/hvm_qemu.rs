@@ -545,3 +545,57 @@ fn a_qemu_that_cannot_start_fails_the_create_and_leaves_nothing() {
         .collect();
     assert!(left.is_empty(), "left in the run dir: {left:?}");
 }
+
+#[test]
+fn foreground_direct_kernel_boot_runs_the_pvh_test_kernel_to_its_reset() {
+    require!(false);
+    let guest_dir = env!("RXL_KVM_GUEST_DIR");
+    if guest_dir.is_empty() {
+        eprintln!("SKIP hvm_qemu: the tiny guest kernels were not built (binutils missing)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("k.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "name = \"k\"\ntype = \"hvm\"\nmemory = 32\nvga = \"none\"\nkernel = \"{guest_dir}/pvh.elf\"\nextra = \"reboot hello-hvm\"\non_reboot = \"destroy\"\n"
+        ),
+    )
+    .unwrap();
+    // Foreground: COM1 on stdout. The kernel resets through the i8042 (its power-off port is
+    // the microVM's, which QEMU does not have); on_reboot="destroy" then ends rxl-kvm.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rxl-kvm"))
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the PVH kernel did not reset under QEMU");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    use std::io::Read;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(status.success(), "{status}\n{out}");
+    for line in [
+        "PVH-MAGIC=ok",
+        "CMDLINE=reboot hello-hvm",
+        "RXL-GUEST: reboot",
+    ] {
+        assert!(out.lines().any(|l| l == line), "missing {line} in:\n{out}");
+    }
+}
