@@ -504,6 +504,30 @@ mod tests {
     }
 
     #[test]
+    fn pv_register_offsets_match_xens_cpu_user_regs() {
+        use std::mem::offset_of;
+        // rip, rflags and rsp sit in anonymous unions; pin their offsets to the named neighbours.
+        assert_eq!(offset_of!(xs::cpu_user_regs, __bindgen_anon_16), 128, "rip");
+        assert_eq!(offset_of!(xs::cpu_user_regs, cs), 136);
+        assert_eq!(
+            offset_of!(xs::cpu_user_regs, __bindgen_anon_17),
+            144,
+            "rflags"
+        );
+        assert_eq!(offset_of!(xs::cpu_user_regs, __bindgen_anon_18), 152, "rsp");
+        assert_eq!(offset_of!(xs::cpu_user_regs, ss), 160);
+        let mut ctx = xs::vcpu_guest_context::default();
+        ctx.user_regs.__bindgen_anon_16.rip = 0x1234;
+        ctx.user_regs.__bindgen_anon_11.rax = 7;
+        ctx.user_regs.cs = 0xe033;
+        let r = pv_regs(&ctx);
+        assert_eq!(
+            (r.0[Regs::RIP], r.0[10], r.0[Regs::CS]),
+            (0x1234, 7, 0xe033)
+        );
+    }
+
+    #[test]
     fn core_path_is_xls() {
         assert_eq!(core_path("g"), PathBuf::from("/var/lib/xen/dump/g"));
     }
