@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: rxl-kvm vs QEMU microvm booting the same tiny PVH kernel (kvm-backend/guest/pvh.elf)
-# on this host's /dev/kvm, 1 vCPU, 256 MiB, no network, two guest workloads:
+# on this host's /dev/kvm, 1 vCPU, 256 MiB, no network, each VMM with its default devices and
+# again without the i8254 PIT (rxl-kvm --no-pit, QEMU -M microvm,pit=off), two guest workloads:
 #   quiet: the guest prints GUEST-UP and powers off (~30 port exits; the peers' usual tiny guest)
 #   full:  the guest's whole self-test (UART report, MMIO probe; ~250 port exits)
 # Reports side by side: median wall time process start -> exit and mean CPU time (hyperfine -N,
@@ -19,11 +20,11 @@ fi
 bin=${CARGO_TARGET_DIR:-$root/target}/release/rxl-kvm
 "$root/kvm-backend/guest/build.sh" "$out/guest" >&2
 k=$out/guest/pvh.elf
-rxl() { echo "$bin --kernel $k --memory 256 --cmdline $1"; }
+rxl() { echo "$bin --kernel $k --memory 256 --cmdline $1 ${2:+--no-pit}"; }
 # -cpu host needs -arch-capabilities on kvm-pvm hosts (QEMU 7.2 aborts on MSR 0x10a);
 # isa-debug-exit at 0xf4 is where the guest's first power-off write goes (QEMU then exits 1).
 qemu() {
-  echo "qemu-system-x86_64 -M microvm -accel kvm -cpu host,-arch-capabilities -m 256 -smp 1" \
+  echo "qemu-system-x86_64 -M microvm${2:+,pit=off} -accel kvm -cpu host,-arch-capabilities -m 256 -smp 1" \
     "-nographic -nic none -no-reboot -nodefaults -serial stdio -kernel $k -append $1" \
     "-device isa-debug-exit,iobase=0xf4,iosize=4"
 }
@@ -43,21 +44,25 @@ rate() { # N concurrent VMs: VMs per second from first start to last exit
   awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", n/(b-a)}'
 }
 
-printf '| workload | VMM | median wall (ms) | CPU user+sys (ms) | peak RSS (MiB) | %s concurrent: VMs/s |\n' "$N"
-printf '|---|---|---|---|---|---|\n'
+printf '| workload | PIT | VMM | median wall (ms) | CPU user+sys (ms) | peak RSS (MiB) | %s concurrent: VMs/s |\n' "$N"
+printf '|---|---|---|---|---|---|---|\n'
 for w in quiet full; do
-  # Both must boot the guest to its last line.
-  $(rxl $w) | grep -q "RXL-GUEST: power off"
-  { $(qemu $w) || true; } | grep -q "RXL-GUEST: power off"
-  hyperfine -N -i --warmup "$WARMUP" --runs "$RUNS" --export-csv "$out/wall-$w.csv" \
-    -n rxl-kvm "$(rxl $w)" -n qemu-microvm "$(qemu $w)" >&2
-  for v in rxl-kvm qemu-microvm; do
-    if [ $v = rxl-kvm ]; then cmd=$(rxl $w); name="rxl-kvm"; else cmd=$(qemu $w); name="QEMU 7.2 -M microvm"; fi
-    wall=$(awk -F, -v c=$v '$1==c {printf "%.1f", 1000*$4}' "$out/wall-$w.csv")
-    cpu=$(awk -F, -v c=$v '$1==c {printf "%.1f", 1000*($5+$6)}' "$out/wall-$w.csv")
-    kib=$(rss $cmd)
-    r=$(rate $cmd)
-    printf '| %s | %s | %s | %s | %s | %s |\n' "$w" "$name" "$wall" "$cpu" \
-      "$(awk -v k="$kib" 'BEGIN{printf "%.1f", k/1024}')" "$r"
+  for nopit in "" 1; do
+    # Both must boot the guest to its last line.
+    $(rxl $w $nopit) | grep -q "RXL-GUEST: power off"
+    { $(qemu $w $nopit) || true; } | grep -q "RXL-GUEST: power off"
+    csv=$out/wall-$w${nopit:+-nopit}.csv
+    hyperfine -N -i --warmup "$WARMUP" --runs "$RUNS" --export-csv "$csv" \
+      -n rxl-kvm "$(rxl $w $nopit)" -n qemu-microvm "$(qemu $w $nopit)" >&2
+    for v in rxl-kvm qemu-microvm; do
+      if [ $v = rxl-kvm ]; then cmd=$(rxl $w $nopit); name="rxl-kvm"
+      else cmd=$(qemu $w $nopit); name="QEMU 7.2 -M microvm"; fi
+      wall=$(awk -F, -v c=$v '$1==c {printf "%.1f", 1000*$4}' "$csv")
+      cpu=$(awk -F, -v c=$v '$1==c {printf "%.1f", 1000*($5+$6)}' "$csv")
+      kib=$(rss $cmd)
+      r=$(rate $cmd)
+      printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$w" "${nopit:+off}${nopit:-on}" "$name" \
+        "$wall" "$cpu" "$(awk -v k="$kib" 'BEGIN{printf "%.1f", k/1024}')" "$r"
+    done
   done
 done

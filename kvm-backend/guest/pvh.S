@@ -2,7 +2,8 @@
    (the Xen/PVH boot ABI). It prints over COM1, probes an MMIO hole, reads sector 0 of the
    first virtio-mmio block device through a split virtqueue and prints a checksum, then
    powers off (0x600 = ACPI S5; 0xf4 first for QEMU's debug-exit), or, when the command line
-   contains "reboot", pulses the i8042 reset line, with "spin" runs forever, with "echo" waits for one byte of console input and prints it; "quiet" prints only GUEST-UP and powers off (benchmarks). Assembled as 32-bit code in an ELF64 file
+   contains "reboot", pulses the i8042 reset line, with "spin" runs forever, with "echo" waits for one byte of console input and prints it, with "button" polls the ACPI
+   GED status port until the power button is pressed, then powers off; "quiet" prints only GUEST-UP and powers off (benchmarks). Assembled as 32-bit code in an ELF64 file
    (linux-loader loads ELF64 only). */
 #include "common.inc"
 .set VIRTIO_BASE, 0xd0000000
@@ -151,6 +152,20 @@ shutdown_or_reboot:
     out %al, %dx
     call newline
     jmp .Lpoweroff
+2:  mov $s_button, %edi                 /* "button": wait for the ACPI power button */
+    mov $6, %ecx
+    call cmdline_has
+    jne 2f
+    mov $s_waiting_button, %esi
+    call puts
+    mov $GED_PORT, %dx
+1:  pause
+    in %dx, %al                         /* GED status, read-to-clear: bit 0 = power button */
+    test $1, %al
+    jz 1b
+    mov $s_pressed, %esi
+    call puts
+    jmp .Lpoweroff
 2:  mov $s_spin, %edi
     mov $4, %ecx
     call cmdline_has
@@ -247,6 +262,9 @@ s_no_virtio:   .asciz "VIRTIO-BLK=absent\n"
 s_virtio_fail: .asciz "VIRTIO-BLK=failed\n"
 s_reboot:      .ascii "reboot"
 s_spin:        .ascii "spin"
+s_button:      .ascii "button"
+s_waiting_button: .asciz "RXL-GUEST: waiting for the power button\n"
+s_pressed:     .asciz "RXL-GUEST: power button pressed\n"
 s_echo:        .ascii "echo"
 s_waiting:     .asciz "RXL-GUEST: waiting for input\n"
 s_got:         .asciz "ECHO="

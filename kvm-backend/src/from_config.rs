@@ -251,6 +251,7 @@ pub fn vm_spec(cfg: &DomainConfig) -> Result<Mapped, Unsupported> {
                 Action::Destroy,
                 &mut warnings,
             ),
+            pit: true,
         },
         warnings,
     })

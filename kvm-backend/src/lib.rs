@@ -15,6 +15,7 @@ pub mod qemu;
 pub mod rundir;
 pub mod runstate;
 pub mod spec;
+pub mod unpack;
 pub mod vmm;
 pub mod vstate;
 

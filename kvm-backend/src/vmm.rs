@@ -8,9 +8,12 @@ use vm_memory::GuestMemoryMmap;
 use vmm_sys_util::eventfd::EventFd;
 
 use crate::arch::x86_64::acpi::{self, VirtioWindow};
-use crate::arch::x86_64::layout::{COM1_IRQ, VIRTIO_IRQ_BASE, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE};
+use crate::arch::x86_64::layout::{
+    COM1_IRQ, GED_IRQ, MAX_VIRTIO_DEVICES, VIRTIO_IRQ_BASE, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE,
+};
 use crate::arch::x86_64::regs::BootEntry;
 use crate::devices::Devices;
+use crate::devices::power_button::PowerButton;
 use crate::devices::serial::{ConsoleOut, SerialConsole};
 use crate::devices::virtio::blk::{BlkError, Block};
 use crate::devices::virtio::mmio::MmioTransport;
@@ -125,13 +128,44 @@ impl Vmm {
         console: ConsoleOut,
         control: Arc<RunControl>,
     ) -> Result<Vmm, VmmError> {
+        let mut spec = VmSpec::new(name, "");
+        spec.memory_mib = memory_mib;
+        spec.vcpus = vcpus;
+        spec.disks = disks.to_vec();
+        spec.nics = nics.to_vec();
+        Vmm::build(&spec, console, control)
+    }
+
+    /// The VM, devices and vCPUs of `spec` (its kernel is loaded separately).
+    fn build(
+        spec: &VmSpec,
+        console: ConsoleOut,
+        control: Arc<RunControl>,
+    ) -> Result<Vmm, VmmError> {
+        let (memory_mib, vcpus, disks, nics, name) = (
+            spec.memory_mib,
+            spec.vcpus,
+            &spec.disks,
+            &spec.nics,
+            &spec.name,
+        );
         if vcpus == 0 || vcpus > MAX_VCPUS {
             return Err(VmmError::BadSpec {
                 key: "vcpus",
                 why: format!("{vcpus} is out of range; use 1 to {MAX_VCPUS}"),
             });
         }
-        let vm = Vm::new(memory_mib)?;
+        if disks.len() + nics.len() > MAX_VIRTIO_DEVICES {
+            return Err(VmmError::BadSpec {
+                key: "disk",
+                why: format!(
+                    "{} disks and {} vifs exceed the {MAX_VIRTIO_DEVICES} virtio devices a VM can have",
+                    disks.len(),
+                    nics.len()
+                ),
+            });
+        }
+        let vm = Vm::new(memory_mib, spec.pit)?;
         if usize::from(vcpus) > vm.kvm.get_max_vcpus() {
             return Err(VmmError::BadSpec {
                 key: "vcpus",
@@ -163,7 +197,8 @@ impl Vmm {
                 irq,
             ));
         }
-        let devices = Arc::new(Devices::new(serial, virtio, control.clone()));
+        let button = PowerButton::new(irq_line(&vm, GED_IRQ)?);
+        let devices = Arc::new(Devices::new(serial, button, virtio, control.clone()));
         let vcpus = (0..vcpus)
             .map(|id| Vcpu::new(&vm, id, vcpus))
             .collect::<Result<Vec<_>, _>>()?;
@@ -181,15 +216,7 @@ impl Vmm {
         console: ConsoleOut,
         control: Arc<RunControl>,
     ) -> Result<(Vmm, Loaded), VmmError> {
-        let vmm = Vmm::with_nics(
-            spec.memory_mib,
-            spec.vcpus,
-            &spec.disks,
-            &spec.nics,
-            &spec.name,
-            console,
-            control,
-        )?;
+        let vmm = Vmm::build(spec, console, control)?;
         // Stock kernels find the virtio-mmio windows and the power-off register through ACPI.
         let windows: Vec<VirtioWindow> = (0..(spec.disks.len() + spec.nics.len()) as u64)
             .map(|i| VirtioWindow {
@@ -200,7 +227,7 @@ impl Vmm {
         let rsdp = acpi::write_tables(vmm.memory(), spec.vcpus, &windows)
             .map_err(|source| VmmError::Acpi { source })?;
         let src = BootSource {
-            kernel: spec.kernel.clone(),
+            kernel: crate::unpack::boot_image(&spec.kernel),
             initrd: spec.ramdisk.clone(),
             cmdline: spec.cmdline.trim().to_string(),
             acpi_rsdp: Some(rsdp),

@@ -70,6 +70,8 @@ impl Supervisor {
             Phase::Running
         };
         s.control = Some(control);
+        // The previous boot's devices are gone; the new ones arrive with `set_devices`.
+        s.devices = None;
         s.boots += 1;
         true
     }
@@ -96,6 +98,21 @@ impl Supervisor {
             ));
         }
         Ok(())
+    }
+
+    /// `shutdown`/`reboot`: presses the guest's ACPI power button; a guest that honours it
+    /// powers off, which `reboot` turns into a reboot (then `on_reboot` applies).
+    fn press_power_button(&self, reboot: bool) -> Result<(), String> {
+        self.running_control()?;
+        let devices = self
+            .lock()
+            .devices
+            .clone()
+            .ok_or("the domain is still being built; retry")?;
+        devices
+            .power_button()
+            .press(reboot)
+            .map_err(|e| format!("raising the power button's interrupt failed: {e}"))
     }
 
     /// Called when a boot ended.
@@ -196,11 +213,8 @@ impl Supervisor {
                 Ok(())
             }
             r if r.starts_with("input ") => self.input(&r["input ".len()..]),
-            "shutdown" | "reboot" => Err(
-                "this guest has no ACPI power button on the KVM backend; the guest must power \
-                 off or reboot itself (or use `rxl destroy`)"
-                    .into(),
-            ),
+            "shutdown" => self.press_power_button(false),
+            "reboot" => self.press_power_button(true),
             other => Err(format!(
                 "unknown request '{}' (expected info, pause, resume, destroy, shutdown, reboot, input HEX)",
                 other.chars().take(32).collect::<String>()
@@ -295,6 +309,16 @@ mod tests {
         let r = s.handle("input 41");
         assert!(r.error.unwrap().contains("no console yet"));
         assert_eq!(decode_hex(&encode_hex(b"A\x1d")).unwrap(), b"A\x1d");
+    }
+
+    #[test]
+    fn shutdown_needs_a_running_domain_with_devices() {
+        let s = sup();
+        let r = s.handle("shutdown");
+        assert!(r.error.unwrap().contains("not running"));
+        assert!(s.booting(Arc::new(RunControl::default())));
+        let r = s.handle("reboot");
+        assert!(r.error.unwrap().contains("still being built"));
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! The device model: legacy PC ports (COM1, i8042, power-off) and virtio-mmio windows, and the
+//! The device model: legacy PC ports (COM1, i8042, power-off, the ACPI power button's event
+//! port) and virtio-mmio windows, and the
 //! dispatch of vCPU port-I/O and MMIO exits to them.
 
 pub mod i8042;
+pub mod power_button;
 pub mod serial;
 pub mod shutdown;
 pub mod virtio;
@@ -9,10 +11,12 @@ pub mod virtio;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::arch::x86_64::layout::{
-    COM1_PORT, I8042_CMD_PORT, I8042_DATA_PORT, SHUTDOWN_PORT, VIRTIO_MMIO_BASE, VIRTIO_MMIO_SIZE,
+    COM1_PORT, GED_PORT, I8042_CMD_PORT, I8042_DATA_PORT, SHUTDOWN_PORT, VIRTIO_MMIO_BASE,
+    VIRTIO_MMIO_SIZE,
 };
 use crate::runstate::{RunControl, RunState};
 use i8042::{I8042, ResetLine};
+use power_button::PowerButton;
 use serial::SerialConsole;
 use virtio::mmio::MmioTransport;
 
@@ -27,6 +31,7 @@ pub struct Devices {
     /// COM1.
     pub serial: Mutex<SerialConsole>,
     i8042: Mutex<I8042>,
+    power_button: PowerButton,
     virtio: Vec<Mutex<MmioTransport>>,
     control: Arc<RunControl>,
 }
@@ -35,15 +40,22 @@ impl Devices {
     /// Builds the bus; `virtio[i]` answers at `VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_SIZE`.
     pub fn new(
         serial: SerialConsole,
+        power_button: PowerButton,
         virtio: Vec<MmioTransport>,
         control: Arc<RunControl>,
     ) -> Self {
         Devices {
             serial: Mutex::new(serial),
             i8042: Mutex::new(I8042::new(ResetLine(control.clone()))),
+            power_button,
             virtio: virtio.into_iter().map(Mutex::new).collect(),
             control,
         }
+    }
+
+    /// The ACPI power button (`shutdown` and `reboot` press it).
+    pub fn power_button(&self) -> &PowerButton {
+        &self.power_button
     }
 
     /// The virtio transport at slot `i` (tests inspect its status).
@@ -62,6 +74,7 @@ impl Devices {
             I8042_DATA_PORT | I8042_CMD_PORT if data.len() == 1 => {
                 data[0] = lock(&self.i8042).read((port - I8042_DATA_PORT) as u8);
             }
+            GED_PORT if data.len() == 1 => data[0] = self.power_button.read_status(),
             _ => return false,
         }
         true
@@ -77,7 +90,9 @@ impl Devices {
                 // ResetLine::trigger is infallible.
                 let _ = lock(&self.i8042).write((port - I8042_DATA_PORT) as u8, *v);
             }
-            (SHUTDOWN_PORT, [v]) => shutdown::write(&self.control, *v),
+            (SHUTDOWN_PORT, [v]) => {
+                shutdown::write(&self.control, *v, self.power_button.reboot_requested());
+            }
             _ => return false,
         }
         true

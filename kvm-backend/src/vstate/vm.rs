@@ -64,8 +64,9 @@ pub struct Vm {
 }
 
 impl Vm {
-    /// Opens /dev/kvm and builds a VM with `memory_mib` MiB of RAM and the in-kernel devices.
-    pub fn new(memory_mib: u64) -> Result<Vm, VmError> {
+    /// Opens /dev/kvm and builds a VM with `memory_mib` MiB of RAM and the in-kernel devices
+    /// (PIC, IOAPIC, LAPICs; the PIT only with `pit`).
+    pub fn new(memory_mib: u64, pit: bool) -> Result<Vm, VmError> {
         let kvm = Kvm::new().map_err(VmError::OpenKvm)?;
         let api = kvm.get_api_version();
         if api != 12 {
@@ -83,11 +84,13 @@ impl Vm {
         fd.create_irq_chip().map_err(kvm_op("KVM_CREATE_IRQCHIP"))?;
         // The PC speaker port (0x61) is emulated as a dummy so guests that calibrate against
         // the PIT through it don't exit to us.
-        let pit = kvm_pit_config {
-            flags: KVM_PIT_SPEAKER_DUMMY,
-            ..Default::default()
-        };
-        fd.create_pit2(pit).map_err(kvm_op("KVM_CREATE_PIT2"))?;
+        if pit {
+            let config = kvm_pit_config {
+                flags: KVM_PIT_SPEAKER_DUMMY,
+                ..Default::default()
+            };
+            fd.create_pit2(config).map_err(kvm_op("KVM_CREATE_PIT2"))?;
+        }
         let mem = memory::create(memory_mib)?;
         memory::register(&fd, &mem)?;
         let cpuid = cpuid::supported(&kvm)?;

@@ -2,7 +2,9 @@
 //! VMM offers. Debian's kernel has no `virtio_mmio.device=` command-line support, so the
 //! virtio-mmio windows are DSDT devices (`LNRO0005`); the FADT is hardware-reduced with its
 //! sleep control register on the power-off port, so `poweroff` in the guest reaches
-//! [`SHUTDOWN_PORT`] with the S5 value. MADT lists the LAPICs and the in-kernel IOAPIC.
+//! [`SHUTDOWN_PORT`] with the S5 value. A Generic Event Device (`ACPI0013`) on [`GED_IRQ`]
+//! carries the power button (`PNP0C0C`) the toolstack presses for `shutdown` and `reboot`.
+//! MADT lists the LAPICs and the in-kernel IOAPIC.
 
 use acpi_tables::Aml;
 use acpi_tables::aml;
@@ -17,7 +19,8 @@ use acpi_tables::xsdt::XSDT;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use super::ArchError;
-use super::layout::{COM1_IRQ, COM1_PORT, SHUTDOWN_PORT, VIRTIO_MMIO_SIZE};
+use super::layout::{COM1_IRQ, COM1_PORT, GED_IRQ, GED_PORT, SHUTDOWN_PORT, VIRTIO_MMIO_SIZE};
+use crate::devices::power_button::EVENT_POWER_BUTTON;
 
 /// Where the RSDP goes: inside the BIOS area Linux scans when no pointer is passed.
 pub const RSDP_START: u64 = 0xe_0000;
@@ -53,6 +56,7 @@ fn dsdt(windows: &[VirtioWindow]) -> Sdt {
     let irq = aml::Interrupt::new(true, true, false, false, COM1_IRQ);
     let crs = aml::Name::new("_CRS".into(), &aml::ResourceTemplate::new(vec![&io, &irq]));
     aml::Device::new("_SB_.COM1".into(), vec![&hid, &uid, &crs]).to_aml_bytes(&mut body);
+    power_button(&mut body);
     for (i, w) in windows.iter().enumerate() {
         let hid = aml::Name::new("_HID".into(), &"LNRO0005");
         let uid_val = i as u32;
@@ -66,6 +70,40 @@ fn dsdt(windows: &[VirtioWindow]) -> Sdt {
     let mut sdt = Sdt::new(*b"DSDT", 36, 6, OEM_ID, OEM_TABLE, 1);
     sdt.append_slice(&body);
     sdt
+}
+
+/// `\_SB.PWRB` (the power button) and `\_SB.GED_`, whose `_EVT` reads the pending events from
+/// the status port and notifies the button (0x80: "pressed") when its bit is set.
+fn power_button(body: &mut Vec<u8>) {
+    let hid = aml::Name::new("_HID".into(), &aml::EISAName::new("PNP0C0C"));
+    let uid = aml::Name::new("_UID".into(), &aml::ZERO);
+    aml::Device::new("_SB_.PWRB".into(), vec![&hid, &uid]).to_aml_bytes(body);
+
+    let hid = aml::Name::new("_HID".into(), &"ACPI0013");
+    let uid = aml::Name::new("_UID".into(), &aml::ZERO);
+    let irq = aml::Interrupt::new(true, true, false, false, GED_IRQ);
+    let crs = aml::Name::new("_CRS".into(), &aml::ResourceTemplate::new(vec![&irq]));
+    let region = aml::OpRegion::new("GDST".into(), aml::OpRegionSpace::SystemIO, &GED_PORT, &1u8);
+    let field = aml::Field::new(
+        "GDST".into(),
+        aml::FieldAccessType::Byte,
+        aml::FieldLockRule::NoLock,
+        aml::FieldUpdateRule::Preserve,
+        vec![aml::FieldEntry::Named(*b"GDAT", 8)],
+    );
+    let gdat = aml::Path::new("GDAT");
+    let read = aml::Store::new(&aml::Local(0), &gdat);
+    let masked = aml::And::new(&aml::Local(1), &aml::Local(0), &EVENT_POWER_BUTTON);
+    let button = aml::Path::new("\\_SB_.PWRB");
+    let notify = aml::Notify::new(&button, &0x80u8);
+    let is_press = aml::Equal::new(&aml::Local(1), &EVENT_POWER_BUTTON);
+    let pressed = aml::If::new(&is_press, vec![&notify]);
+    let evt = aml::Method::new("_EVT".into(), 1, true, vec![&read, &masked, &pressed]);
+    aml::Device::new(
+        "_SB_.GED_".into(),
+        vec![&hid, &uid, &crs, &region, &field, &evt],
+    )
+    .to_aml_bytes(body);
 }
 
 fn fadt(dsdt_addr: u64) -> Vec<u8> {
@@ -189,6 +227,8 @@ mod tests {
         assert!(d.windows(8).any(|w| w == b"LNRO0005"));
         assert!(d.windows(4).any(|w| w == b"_S5_"));
         assert!(d.windows(4).any(|w| w == b"COM1"));
+        assert!(d.windows(8).any(|w| w == b"ACPI0013"));
+        assert!(d.windows(4).any(|w| w == b"PWRB") && d.windows(4).any(|w| w == b"_EVT"));
         assert_eq!(
             u16::from_le_bytes([f[109], f[110]]),
             IAPC_NO_VGA | IAPC_NO_CMOS_RTC

@@ -55,6 +55,13 @@ pub const I8042_CMD_PORT: u16 = 0x64;
 pub const SHUTDOWN_PORT: u16 = 0x600;
 /// The value written to [`SHUTDOWN_PORT`] that means "enter S5" (SLP_TYP 5, SLP_EN).
 pub const SHUTDOWN_S5: u8 = 0x34;
+/// The ACPI Generic Event Device's status port (one byte, read-to-clear): which events are
+/// pending when its interrupt fires (see `devices::power_button`).
+pub const GED_PORT: u16 = 0x608;
+/// The GED's interrupt: the IOAPIC's last pin, so it never meets a virtio line.
+pub const GED_IRQ: u32 = 23;
+/// How many virtio-mmio devices fit between [`VIRTIO_IRQ_BASE`] and [`GED_IRQ`].
+pub const MAX_VIRTIO_DEVICES: usize = (GED_IRQ - VIRTIO_IRQ_BASE) as usize;
 
 /// The RAM ranges for `mem_bytes` of guest memory: below the hole, then the rest above 4 GiB.
 pub fn ram_ranges(mem_bytes: u64) -> Vec<(u64, u64)> {
