@@ -30,6 +30,17 @@ case " $(cat /proc/cmdline) " in *" rxl.debug "*)
   while read -r l; do echo "<3>L2-DEBUG $l" > /dev/kmsg; done < /proc/tty/driver/serial;;
 esac
 case " $(cat /proc/cmdline) " in
+  *" rxl.end=button "*)
+    # Wait for the ACPI power button (GED -> PNP0C0C -> KEY_POWER on its input device), as
+    # logind or acpid would, then take the shutdown path.
+    insmod /lib/modules/evdev.ko; insmod /lib/modules/button.ko
+    ev=; for d in /sys/class/input/event*; do
+      [ "$(cat "$d/device/name" 2>/dev/null)" = "Power Button" ] && ev=/dev/input/${d##*/}
+    done
+    [ -n "$ev" ] || mark "L2-NO-POWER-BUTTON"
+    mark "L2-WAITING-BUTTON"
+    dd if="$ev" of=/dev/null bs=24 count=1 2>/dev/null
+    mark "L2-POWER-BUTTON"; poweroff -f;;
   *" rxl.end=reboot "*) mark "L2-REBOOTING"; reboot -f;;
   *) mark "L2-POWEROFF"; poweroff -f;;
 esac

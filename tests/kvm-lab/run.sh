@@ -25,8 +25,9 @@ mods=$WORK/ex/lib/modules/$kver/kernel
 vmlinuz=$WORK/ex/boot/vmlinuz-$kver
 
 log "rxl-kvm (release)"
-(cd "$root" && cargo build --release --locked -p rxl-kvm >&2)
+(cd "$root" && cargo build --release --locked -p rxl-kvm --bin rxl-kvm --example lab-ctl >&2)
 vmm=${CARGO_TARGET_DIR:-$root/target}/release/rxl-kvm
+ctl=${CARGO_TARGET_DIR:-$root/target}/release/examples/lab-ctl
 
 cpio_of() { (cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet); }
 copy_mod() { # $1 = path under kernel/ without .ko, $2 = destination dir
@@ -43,9 +44,10 @@ log "L2 initramfs"
 r2=$WORK/l2
 rm -rf "$r2"; mkdir -p "$r2"/{bin,dev,proc,sys,lib/modules}
 cp "$WORK/ex/bin/busybox" "$r2/bin/"
-for a in sh mount insmod ip ping md5sum cut cat sleep poweroff reboot; do ln -s busybox "$r2/bin/$a"; done
+for a in sh mount insmod ip ping md5sum cut cat sleep poweroff reboot dd; do ln -s busybox "$r2/bin/$a"; done
 for m in drivers/virtio/virtio drivers/virtio/virtio_ring drivers/virtio/virtio_mmio \
-         drivers/block/virtio_blk net/core/failover drivers/net/net_failover drivers/net/virtio_net; do
+         drivers/block/virtio_blk net/core/failover drivers/net/net_failover drivers/net/virtio_net \
+         drivers/input/evdev drivers/acpi/button; do
   copy_mod "$m" "$r2/lib/modules"
 done
 install -m 0755 "$here/l2-init.sh" "$r2/init"
@@ -61,6 +63,8 @@ for m in virt/lib/irqbypass drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm
   copy_mod "$m" "$r1/lib/modules/l1"
 done
 cp "$vmm" "$r1/lab/rxl-kvm"
+cp "$ctl" "$r1/lab/lab-ctl"
+install -m 0644 "$here/l1-button.sh" "$r1/lab/l1-button.sh"
 # rxl-kvm is dynamically linked against glibc: bring its library closure along.
 for l in $(/lib64/ld-linux-x86-64.so.2 --list "$vmm" | awk '/=> \//{print $3} /^\t\/lib64/{print $1}'); do
   mkdir -p "$r1$(dirname "$l")"; cp -L "$l" "$r1$l"
@@ -110,10 +114,13 @@ n=$(grep -c -- "L2-PING-OK" <<<"$s" || true)
 if grep -q "^L2-UP kernel=" <<<"$s"; then log "ok   guest userspace writes to the serial console"; else log "FAIL guest tty console (no untimestamped L2-UP)"; ok=0; fi
 check "KVMLAB RUN-EXIT-OK poweroff poweroff" "guest poweroff (ACPI S5) ends the VM as poweroff"
 check "KVMLAB RUN-EXIT-OK reboot reboot" "guest reboot (i8042) ends the VM as reboot"
+check "KVMLAB BUTTON-REBOOT-OK" "rxl reboot: ACPI power button, guest shut down, VM rebooted (on_reboot=restart)"
+check "KVMLAB BUTTON-SHUTDOWN-OK" "rxl shutdown: ACPI power button, guest powered off, VMM exited (on_poweroff=destroy)"
+check "KVMLAB BUTTON-PRESSES-SEEN 2" "the guest ran its power-button shutdown path for both requests"
 check "KVMLAB DONE rc=0" "lab finished cleanly"
 if [ "${LAB_BENCH:-0}" = 1 ]; then
   log "timings inside the lab (s from VMM start; L1 clock): vmm marker exit"
-  for v in rxl-kvm qemu-microvm; do
+  for v in rxl-kvm-cold rxl-kvm rxl-kvm-nocache qemu-microvm qemu-microvm-elf; do
     m=$(grep -o "BENCH-MARK $v [0-9.]*" <<<"$s" | awk '{print $3}' | paste -sd' ')
     e=$(grep -o "BENCH-EXIT $v [0-9.]*" <<<"$s" | awk '{print $3}' | paste -sd' ')
     log "  $v marker: $m   exit: $e"
