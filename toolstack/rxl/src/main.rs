@@ -55,6 +55,11 @@ enum Verb {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Verb::Monitor(_)) {
+        // The monitor keeps Rust's SIGPIPE-ignored start-up: a console client hanging up must
+        // not kill it.
+        restore_sigpipe();
+    }
     init_logging(cli.verbose);
     let result = match cli.command {
         Verb::Config(c) => cmd::config::run(c),
@@ -77,6 +82,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Dies quietly on a closed pipe (`rxl list | head -1`), as xl and every C tool do, instead of
+/// Rust's default of ignoring SIGPIPE and reporting "Broken pipe" as an error.
+fn restore_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: SIG_DFL installs no Rust handler, and no other thread exists yet (called first
+    // thing in main).
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 fn init_logging(verbose: u8) {
