@@ -110,6 +110,12 @@ pub fn argv(spec: &HvmSpec, launch: &Launch) -> Vec<String> {
     if !spec.acpi_s4 {
         push(&["-global", "PIIX4_PM.disable_s4=1"]);
     }
+    if let Some(t) = &spec.acpi_table {
+        push(&["-acpitable", &format!("file={}", esc(&t.to_string_lossy()))]);
+    }
+    if let Some(t) = &spec.smbios_table {
+        push(&["-smbios", &format!("file={}", esc(&t.to_string_lossy()))]);
+    }
     let base = if spec.localtime { "localtime" } else { "utc" };
     push(&["-rtc", &format!("base={base}")]);
     // COM1 is the console: QEMU's stdio, which rxl-kvm pipes to the console log and input.
@@ -339,10 +345,12 @@ vga = "none"
 serial = "pty"
 disk = [ "/srv/a.img,raw,hda,rw", "/srv/e.img,raw,xvde,r" ]
 device_model_args_hvm = [ "-overcommit", "mem-lock=off" ]
+acpi_firmware = "/srv/slic.bin"
 "#;
         let want = "-name k -no-user-config -nodefaults -machine pc,acpi=off -accel kvm \
 -cpu host,-nx -m 128 -smp 1 -kernel /boot/vmlinuz -initrd /boot/initrd.img -append console=ttyS0 \
--action reboot=shutdown,shutdown=pause,panic=pause -device pvpanic -no-hpet -rtc base=utc \
+-action reboot=shutdown,shutdown=pause,panic=pause -device pvpanic -no-hpet \
+-acpitable file=/srv/slic.bin -rtc base=utc \
 -chardev stdio,id=console,signal=off -device isa-serial,chardev=console \
 -chardev socket,id=qmp,path=/run/rxl/kvm/3.qmp,server=on,wait=off -mon chardev=qmp,mode=control \
 -display none -drive if=none,id=drive0,file=/srv/a.img,format=raw \

@@ -217,9 +217,8 @@ fn platform_keys(
     if h.soundhw.is_some() {
         warn.push("soundhw: no audio on the KVM backend (ignored)".into());
     }
-    if h.acpi_firmware.is_some() || h.smbios_firmware.is_some() {
-        bad.push("acpi_firmware/smbios_firmware: not passed to QEMU (remove them for KVM)".into());
-    }
+    spec.acpi_table = h.acpi_firmware.clone().map(Into::into);
+    spec.smbios_table = h.smbios_firmware.clone().map(Into::into);
     let serials: Vec<&str> = h.serial.as_ref().map(|s| s.items()).unwrap_or_default();
     for (i, s) in serials.iter().enumerate() {
         if i == 0 && *s == "pty" {
@@ -294,15 +293,8 @@ fn display_keys(
         return;
     }
     let listen = h.vnclisten.clone().unwrap_or_else(|| "127.0.0.1".into());
-    // vnclisten may carry the display as "addr:N" (xl accepts it).
-    let (addr, display_in_listen) = match listen.rsplit_once(':') {
-        Some((a, d)) if !a.contains(':') || a.starts_with('[') => (a.to_string(), d.parse().ok()),
-        _ => (listen.clone(), None),
-    };
+    let (addr, display_in_listen) = split_vnclisten(&listen);
     let loopback = addr == "localhost"
-        || addr
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
         || addr
             .trim_matches(['[', ']'])
             .parse::<std::net::IpAddr>()
@@ -319,6 +311,26 @@ fn display_keys(
         find_unused: h.vncunused.unwrap_or(true) && h.vncdisplay.is_none(),
         password: h.vncpasswd.clone().filter(|p| !p.is_empty()),
     });
+}
+
+/// `vnclisten` may carry the display, as xl accepts: `127.0.0.1:1`, `[::1]:1`. Returns the
+/// address (IPv6 kept in brackets, as QEMU's `-vnc` wants it) and the display, if given.
+fn split_vnclisten(listen: &str) -> (String, Option<u32>) {
+    if listen.starts_with('[') {
+        return match listen.split_once(']') {
+            Some((a, rest)) => (
+                format!("{a}]"),
+                rest.strip_prefix(':').and_then(|d| d.parse().ok()),
+            ),
+            None => (listen.to_string(), None),
+        };
+    }
+    match listen.rsplit_once(':') {
+        // More than one colon without brackets: a bare IPv6 address, no display.
+        Some((a, d)) if !a.contains(':') => (a.to_string(), d.parse().ok()),
+        _ if listen.contains(':') => (format!("[{listen}]"), None),
+        _ => (listen.to_string(), None),
+    }
 }
 
 fn disks(cfg: &DomainConfig, spec: &mut HvmSpec, bad: &mut Vec<String>, warn: &mut Vec<String>) {
@@ -561,6 +573,17 @@ vnclisten = "0.0.0.0"
         ] {
             assert!(text.contains(key), "missing {key} in:\n{text}");
         }
+    }
+
+    #[test]
+    fn vnclisten_forms() {
+        let t = |s: &str| split_vnclisten(s);
+        assert_eq!(t("127.0.0.1"), ("127.0.0.1".into(), None));
+        assert_eq!(t("127.0.0.1:4"), ("127.0.0.1".into(), Some(4)));
+        assert_eq!(t("[::1]:2"), ("[::1]".into(), Some(2)));
+        assert_eq!(t("[::1]"), ("[::1]".into(), None));
+        assert_eq!(t("::1"), ("[::1]".into(), None));
+        assert_eq!(t("localhost:1"), ("localhost".into(), Some(1)));
     }
 
     #[test]

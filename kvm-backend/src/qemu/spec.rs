@@ -160,6 +160,12 @@ pub struct HvmSpec {
     /// USB devices by QEMU device name (`usb-tablet`, `usb-mouse`, `usb-kbd`).
     #[serde(default)]
     pub usb_devices: Vec<String>,
+    /// Extra ACPI table file (`acpi_firmware`), QEMU `-acpitable file=`.
+    #[serde(default)]
+    pub acpi_table: Option<PathBuf>,
+    /// SMBIOS table file (`smbios_firmware`), QEMU `-smbios file=`.
+    #[serde(default)]
+    pub smbios_table: Option<PathBuf>,
     /// The RTC runs in local time (`localtime`).
     #[serde(default)]
     pub localtime: bool,
@@ -204,6 +210,8 @@ impl HvmSpec {
             keymap: None,
             usb: None,
             usb_devices: Vec::new(),
+            acpi_table: None,
+            smbios_table: None,
             localtime: false,
             run_as: None,
             extra_args: Vec::new(),
