@@ -7,9 +7,13 @@
 //! hidden `monitor` verb calls [`serve`]). It must outlive the `rxl create` that started it, as
 //! xl's background child does; KVM needs none, since its VMM carries out the actions itself.
 
+use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rxl_hypervisor::ConfigSource;
@@ -19,6 +23,7 @@ use rxl_config::model::{Action, Actions};
 use rxl_xenstore::client::Client;
 
 use super::error::{BuildError, at, xs_at};
+use crate::console::{ConsoleServer, Placement, RingLocation};
 use crate::control::Control;
 use crate::ctl::domain::ShutdownReason;
 use crate::error::XenError;
@@ -122,6 +127,9 @@ pub fn serve(domid: u32, source: &ConfigSource) -> Result<(), BuildError> {
 /// Watches domain `domid` built from `cfg` until the monitor's job ends (the domain is
 /// destroyed or preserved). Restarts rebuild from `cfg` and keep watching the new domain.
 pub fn run(ctl: &Control, cfg: &DomainConfig, mut domid: u32) -> Result<(), BuildError> {
+    let name = cfg.name.as_deref().unwrap_or("domain");
+    // Dropped (stopped) when the monitor ends, replaced when the domain is rebuilt.
+    let mut _console = ServedConsole::start(ctl, domid, name);
     let xs = Client::open().map_err(xs_at("monitor: connecting to xenstore"))?;
     let events = xs
         .watch("@releaseDomain", "rxl-monitor")
@@ -155,12 +163,16 @@ pub fn run(ctl: &Control, cfg: &DomainConfig, mut domid: u32) -> Result<(), Buil
                 Step::Restart => {
                     ctl.destroy(domid)
                         .map_err(at("monitor: destroying before the restart"))?;
+                    _console = None;
                     domid = super::create(ctl, cfg, false)?.domid;
+                    _console = ServedConsole::start(ctl, domid, name);
                     tracing::info!(domid, "restarted");
                 }
                 Step::RenameRestart => {
-                    rename_preserved(ctl, domid, cfg.name.as_deref().unwrap_or("domain"))?;
+                    rename_preserved(ctl, domid, name)?;
+                    _console = None;
                     domid = super::create(ctl, cfg, false)?.domid;
+                    _console = ServedConsole::start(ctl, domid, name);
                     tracing::info!(domid, "restarted; the old domain is kept under a new name");
                 }
             }
@@ -169,6 +181,108 @@ pub fn run(ctl: &Control, cfg: &DomainConfig, mut domid: u32) -> Result<(), Buil
         // Wake on any domain's release, and every few seconds anyway (a missed event must not
         // leave a dead guest behind).
         let _ = events.recv_timeout(Duration::from_secs(5));
+    }
+}
+
+/// rxl's own console backend for the watched domain, when it was built with one (its
+/// `console/type` says `rxl` because no xenconsoled ran): a thread serving the ring, the socket
+/// `rxl console` attaches to, and the guest's console log. Stops when dropped.
+struct ServedConsole {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    socket: PathBuf,
+}
+
+impl ServedConsole {
+    /// Starts serving domain `domid`'s console if it is ours to serve; `None` otherwise, or
+    /// (logged) when it cannot be served: the domain still runs and its actions still happen.
+    fn start(ctl: &Control, domid: u32, name: &str) -> Option<ServedConsole> {
+        let node = |rel: &str| {
+            ctl.with_store(|s| s.read(&format!("/local/domain/{domid}/console/{rel}")))
+                .ok()
+                .flatten()
+        };
+        if node("type").as_deref() != Some(Placement::Rxl.type_node()) {
+            return None;
+        }
+        let at = match (
+            node("ring-ref").and_then(|v| v.trim().parse::<u64>().ok()),
+            node("port").and_then(|v| v.trim().parse::<u32>().ok()),
+        ) {
+            (Some(frame), Some(remote_port)) => RingLocation {
+                domid,
+                frame,
+                remote_port,
+            },
+            _ => {
+                tracing::warn!(
+                    domid,
+                    "console/ring-ref or console/port missing; no console"
+                );
+                return None;
+            }
+        };
+        let socket = crate::console::socket_path(domid);
+        // Where xenconsoled --log=guest writes, so admins find it in the same place.
+        let log = std::fs::create_dir_all("/var/log/xen/console")
+            .and_then(|()| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(format!("/var/log/xen/console/guest-{name}.log"))
+            })
+            .ok();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flag, path) = (stop.clone(), socket.clone());
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        // The server holds a foreign mapping (not Send): it is set up on its own thread.
+        let thread = std::thread::spawn(move || {
+            let started = (|| -> Result<(ConsoleServer, UnixListener), String> {
+                let server = ConsoleServer::connect(at).map_err(|e| e.to_string())?;
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                }
+                let _ = std::fs::remove_file(&path);
+                let listener =
+                    UnixListener::bind(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                Ok((server, listener))
+            })();
+            match started {
+                Ok((server, listener)) => {
+                    let _ = ready_tx.send(Ok(()));
+                    if let Err(e) = server.serve(listener, log, flag) {
+                        tracing::info!(domid, "console server ended: {e}");
+                    }
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            }
+        });
+        if let Err(e) = ready
+            .recv()
+            .unwrap_or_else(|_| Err("its thread died".into()))
+        {
+            tracing::warn!(domid, "cannot serve the console: {e}");
+            let _ = thread.join();
+            return None;
+        }
+        tracing::info!(domid, socket = %socket.display(), "serving the console");
+        Some(ServedConsole {
+            stop,
+            thread: Some(thread),
+            socket,
+        })
+    }
+}
+
+impl Drop for ServedConsole {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_file(&self.socket);
     }
 }
 
