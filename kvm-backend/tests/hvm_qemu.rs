@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rxl_hypervisor::Backend;
+use rxl_kvm::KvmBackend;
 use rxl_kvm::control::{Phase, client};
 use rxl_kvm::rundir::RunDir;
 use rxl_kvm::runstate::ExitReason;
@@ -214,6 +216,14 @@ impl Vm {
             .map_err(|e| e.to_string())
     }
 
+    /// What `rxl list` shows for this VM: its name and xl state flags, through the KVM backend.
+    fn listed(&self) -> (Option<String>, String) {
+        let b = KvmBackend::new(self.run.clone(), env!("CARGO_BIN_EXE_rxl-kvm").into());
+        let list = b.list().unwrap();
+        let d = list.iter().find(|d| d.id.0 == self.id).expect("listed");
+        (d.name.clone(), d.state.to_string())
+    }
+
     fn info(&self) -> rxl_kvm::control::VmInfo {
         client::info(&self.run.socket_path(self.id)).unwrap()
     }
@@ -268,8 +278,10 @@ fn disk_boot_pause_resume_reboot_shutdown_destroy() {
     vm.wait_for("timer ticks", |vm| vm.console().contains("...."));
 
     // pause: the guest's dots stop; resume: they come back.
+    assert_eq!(vm.listed(), (Some("hvm-disk".into()), "r-----".into()));
     vm.request("pause").unwrap();
     assert_eq!(vm.info().phase, Phase::Paused);
+    assert_eq!(vm.listed().1, "--p---");
     let frozen = vm.console().len();
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(vm.console().len(), frozen, "the guest ran while paused");
@@ -481,6 +493,7 @@ fn guest_poweroff_and_reset_apply_on_poweroff_and_on_reboot() {
     vm.wait_for("the power-off", |vm| vm.info().phase == Phase::Shutdown);
     let info = vm.info();
     assert_eq!(info.last_exit, Some(ExitReason::Poweroff));
+    assert_eq!(vm.listed().1, "---s--");
     assert!(vm.console().contains("RXL-HVM-POWEROFF"));
     assert!(vm.request("pause").unwrap_err().contains("not running"));
     vm.destroy_and_check_clean(0);
