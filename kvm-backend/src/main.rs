@@ -1,6 +1,7 @@
 //! `rxl-kvm`: one process, one VM. Either from flags (a quick direct boot, console on stdout)
 //! or from a JSON `VmSpec` written by the rxl toolstack (`--spec`), which also gets a control
-//! socket and a state file under the run directory.
+//! socket and a state file under the run directory. `type="hvm"` guests (an xl.cfg, or an
+//! `HvmSpec` file) run under QEMU, supervised by this process (`rxl_kvm::qemu`).
 
 use std::fs::File;
 use std::os::unix::net::UnixListener;
@@ -23,7 +24,8 @@ struct Args {
     #[arg(long, conflicts_with_all = ["kernel", "config"])]
     spec: Option<PathBuf>,
     /// An xl.cfg domain file (kernel=, ramdisk=, cmdline/root/extra, memory, vcpus, disk, vif,
-    /// on_*); keys KVM cannot honour are named. Runs in the foreground like the flags.
+    /// on_*); keys KVM cannot honour are named. Runs in the foreground like the flags, or
+    /// managed with --run-dir/--id. type="hvm" runs under qemu-system-x86_64 -accel kvm.
     #[arg(long, conflicts_with = "kernel")]
     config: Option<PathBuf>,
     /// Kernel: ELF vmlinux (PVH or 64-bit entry) or bzImage.
