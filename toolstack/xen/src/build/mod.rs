@@ -376,6 +376,7 @@ fn build(
         vcpus: (plan.max_vcpus, plan.vcpus),
         store: (built.store_mfn, rings.store_port),
         console: (built.console_mfn, rings.console_port),
+        console_type: crate::console::Placement::choose().type_node(),
         start_time: start_time(),
     };
     rb.wrote_tree(facts.clone());

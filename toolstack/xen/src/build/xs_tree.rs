@@ -51,6 +51,9 @@ pub struct DomainFacts {
     pub store: (u64, u32),
     /// Console ring: frame and event channel.
     pub console: (u64, u32),
+    /// `console/type`: who serves the console (`xenconsoled`, or `rxl` for the monitor's
+    /// own backend; see [`crate::console::Placement`]).
+    pub console_type: &'static str,
     /// Seconds since the epoch, for `/vm/<uuid>/start_time`.
     pub start_time: String,
 }
@@ -162,7 +165,7 @@ pub fn skeleton(f: &DomainFacts) -> Vec<Node> {
     node(c.clone(), String::new(), Some(GuestRead));
     node(format!("{c}/backend-id"), "0".into(), None);
     node(format!("{c}/limit"), "1048576".into(), None);
-    node(format!("{c}/type"), "xenconsoled".into(), None);
+    node(format!("{c}/type"), f.console_type.into(), None);
     node(format!("{c}/output"), "pty".into(), None);
     node(format!("{c}/tty"), String::new(), None);
     node(format!("{c}/port"), f.console.1.to_string(), None);
@@ -236,6 +239,7 @@ mod tests {
             vcpus: (2, 1),
             store: (0x1234, 1),
             console: (0x1235, 2),
+            console_type: "xenconsoled",
             start_time: "1700000000.00".into(),
         }
     }
@@ -251,6 +255,7 @@ mod tests {
         let t = skeleton(&facts());
         assert_eq!(get(&t, "/local/domain/7/console/ring-ref").value, "4661");
         assert_eq!(get(&t, "/local/domain/7/console/port").value, "2");
+        assert_eq!(get(&t, "/local/domain/7/console/type").value, "xenconsoled");
         assert_eq!(get(&t, "/local/domain/7/store/ring-ref").value, "4660");
         assert_eq!(get(&t, "/local/domain/7/memory/target").value, "131072");
         assert_eq!(
