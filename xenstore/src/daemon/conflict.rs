@@ -1,6 +1,7 @@
 //! Transaction-conflict rate limiting: a domain whose writes keep making other domains'
 //! transactions fail is paused, so one storming guest cannot starve everyone else's
-//! transactions (the XSA-206 defence of oxenstored; the C xenstored has none).
+//! transactions (modelled on oxenstored's defence against repeated-update storms, XSA-206; the C
+//! xenstored 4.17 has per-node generation counts but no such rate limit).
 //!
 //! As in oxenstored (`conflict-burst-limit = 5.0`, `conflict-max-history-seconds = 0.05`,
 //! `conflict-rate-limit-is-aggregate = true`): every domain holds up to `burst` credits;
