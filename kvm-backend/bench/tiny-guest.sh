@@ -61,7 +61,8 @@ for w in quiet full; do
       cpu=$(awk -F, -v c=$v '$1==c {printf "%.1f", 1000*($5+$6)}' "$csv")
       kib=$(rss $cmd)
       r=$(rate $cmd)
-      printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$w" "${nopit:+off}${nopit:-on}" "$name" \
+      pit=on; [ -z "$nopit" ] || pit=off
+      printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$w" "$pit" "$name" \
         "$wall" "$cpu" "$(awk -v k="$kib" 'BEGIN{printf "%.1f", k/1024}')" "$r"
     done
   done

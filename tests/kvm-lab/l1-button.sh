@@ -1,9 +1,9 @@
-# Sourced by l1-init.sh (uses its say and rc): the toolstack's shutdown and reboot of a Linux
-# guest through the ACPI power button. A managed rxl-kvm (started as `rxl create` does, by
-# lab-ctl) boots the Debian guest with rxl.end=button: its init waits for a KEY_POWER event
-# from the ACPI button driver, marks L2-POWER-BUTTON and powers off. `reboot` must end the
-# first boot as a reboot (on_reboot=restart boots it again), `shutdown` the second as a
-# power-off (on_poweroff=destroy: the VMM exits and the domain is gone).
+# Sourced by l1-init.sh (uses its say and rc): `rxl --backend kvm reboot` and `shutdown -w` of
+# a Linux guest, which reach it through the ACPI power button. `rxl create` boots the Debian
+# guest with rxl.end=button: its init waits for a KEY_POWER event from the ACPI button driver,
+# marks L2-POWER-BUTTON and powers off. `reboot` must end the first boot as a reboot
+# (on_reboot=restart: the same domain boots again), `shutdown -w` the second as a power-off
+# (on_poweroff=destroy: the command returns once the domain is gone).
 button_scenario() {
   cat > /tmp/button.cfg <<CFG
 name = "lab-button"
@@ -18,11 +18,12 @@ vif = [ "bridge=br0" ]
 on_poweroff = "destroy"
 on_reboot = "restart"
 CFG
+  rxl() { /lab/rxl --backend kvm "$@"; }
   say "RUN-START button"
-  id=$(/lab/lab-ctl create /tmp/button.cfg) || { say "BUTTON-CREATE-FAILED"; rc=1; return; }
-  con=/run/rxl/kvm/$id.console
+  rxl create /tmp/button.cfg || { say "BUTTON-CREATE-FAILED"; rc=1; return; }
+  id=$(rxl domid lab-button)
   # Follow the console from its open fd: the file is removed with the domain.
-  tail -f "$con" > /tmp/button.log 2>/dev/null &
+  tail -f "/run/rxl/kvm/$id.console" > /tmp/button.log 2>/dev/null &
   tailpid=$!
   waiting() { # $1 = how many boots must have reached the wait
     for _ in $(seq 300); do
@@ -32,16 +33,15 @@ CFG
     done
     return 1
   }
-  if waiting 1 && /lab/lab-ctl send "$id" reboot && waiting 2; then
-    b=$(/lab/lab-ctl boots "$id")
-    [ "$b" = "2 reboot" ] && say "BUTTON-REBOOT-OK ($b)" || { say "BUTTON-REBOOT-BAD ($b)"; rc=1; }
+  if waiting 1 && rxl reboot lab-button && waiting 2 && [ "$(rxl domid lab-button)" = "$id" ]; then
+    say "BUTTON-REBOOT-OK (domain $id booted again)"
   else
-    say "BUTTON-REBOOT-BAD (no second boot)"; rc=1
+    say "BUTTON-REBOOT-BAD"; rc=1
   fi
-  if /lab/lab-ctl send "$id" shutdown && /lab/lab-ctl wait-gone "$id" 120; then
+  if rxl shutdown -w lab-button && ! rxl list | grep -q lab-button; then
     say "BUTTON-SHUTDOWN-OK"
   else
-    say "BUTTON-SHUTDOWN-BAD"; rc=1; /lab/lab-ctl send "$id" destroy
+    say "BUTTON-SHUTDOWN-BAD"; rc=1; rxl destroy lab-button
   fi
   sleep 1; kill "$tailpid" 2>/dev/null
   sed 's/^/BUTTON-CONSOLE /' /tmp/button.log

@@ -66,6 +66,7 @@ if [ -x /usr/bin/qemu-system-x86_64 ]; then
   timed rxl-kvm-cold /lab/rxl-kvm --name bench --kernel /lab/vmlinuz --initrd /lab/l2.cpio.gz \
     --memory 256 --disk /lab/disk.img,ro --nic bridge=br0 --cmdline "$args"
   elf=$(ls /var/cache/rxl/kernels/*.elf 2>/dev/null | head -1)
+  say "BENCH-CACHE ${elf:-empty}"
   for i in 1 2 3; do
     timed rxl-kvm /lab/rxl-kvm --name bench --kernel /lab/vmlinuz --initrd /lab/l2.cpio.gz \
       --memory 256 --disk /lab/disk.img,ro --nic bridge=br0 --cmdline "$args"

@@ -3,7 +3,8 @@
 # with nested paging), loads kvm + kvm_amd, and runs rxl-kvm inside on that real /dev/kvm: a
 # stock Debian kernel + busybox initramfs boots to a marker, reads a known disk over virtio-blk
 # (checksum compared with the host's), pings a bridge in the lab VM over virtio-net on a tap, and
-# ends by ACPI power-off and by an i8042 reboot, each mapped to the right exit reason.
+# ends by ACPI power-off and by an i8042 reboot, each mapped to the right exit reason; then
+# `rxl --backend kvm reboot` and `shutdown -w` press the guest's ACPI power button.
 # Usage: tests/kvm-lab/run.sh   (root; env WORK=/tmp/rxl-kvm-lab, LAB_TIMEOUT=600, and
 #        LAB_BENCH=1 to also time rxl-kvm against QEMU microvm inside the lab, 3 boots each)
 # Exit 0 when every check passed; logs in $WORK (serial.log).
@@ -24,10 +25,10 @@ kver=$(basename "$(ls -d "$WORK"/ex/lib/modules/*-amd64 | head -1)")
 mods=$WORK/ex/lib/modules/$kver/kernel
 vmlinuz=$WORK/ex/boot/vmlinuz-$kver
 
-log "rxl-kvm (release)"
-(cd "$root" && cargo build --release --locked -p rxl-kvm --bin rxl-kvm --example lab-ctl >&2)
+log "rxl-kvm and rxl (release)"
+(cd "$root" && cargo build --release --locked -p rxl-kvm -p rxl >&2)
 vmm=${CARGO_TARGET_DIR:-$root/target}/release/rxl-kvm
-ctl=${CARGO_TARGET_DIR:-$root/target}/release/examples/lab-ctl
+rxl=${CARGO_TARGET_DIR:-$root/target}/release/rxl
 
 cpio_of() { (cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet); }
 copy_mod() { # $1 = path under kernel/ without .ko, $2 = destination dir
@@ -63,10 +64,11 @@ for m in virt/lib/irqbypass drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm
   copy_mod "$m" "$r1/lib/modules/l1"
 done
 cp "$vmm" "$r1/lab/rxl-kvm"
-cp "$ctl" "$r1/lab/lab-ctl"
+cp "$rxl" "$r1/lab/rxl"
 install -m 0644 "$here/l1-button.sh" "$r1/lab/l1-button.sh"
-# rxl-kvm is dynamically linked against glibc: bring its library closure along.
-for l in $(/lib64/ld-linux-x86-64.so.2 --list "$vmm" | awk '/=> \//{print $3} /^\t\/lib64/{print $1}'); do
+# rxl-kvm and rxl are dynamically linked against glibc: bring their library closure along.
+for l in $(for b in "$vmm" "$rxl"; do /lib64/ld-linux-x86-64.so.2 --list "$b"; done |
+           awk '/=> \//{print $3} /^\t\/lib64/{print $1}' | sort -u); do
   mkdir -p "$r1$(dirname "$l")"; cp -L "$l" "$r1$l"
 done
 cp "$vmlinuz" "$r1/lab/vmlinuz"
@@ -114,8 +116,8 @@ n=$(grep -c -- "L2-PING-OK" <<<"$s" || true)
 if grep -q "^L2-UP kernel=" <<<"$s"; then log "ok   guest userspace writes to the serial console"; else log "FAIL guest tty console (no untimestamped L2-UP)"; ok=0; fi
 check "KVMLAB RUN-EXIT-OK poweroff poweroff" "guest poweroff (ACPI S5) ends the VM as poweroff"
 check "KVMLAB RUN-EXIT-OK reboot reboot" "guest reboot (i8042) ends the VM as reboot"
-check "KVMLAB BUTTON-REBOOT-OK" "rxl reboot: ACPI power button, guest shut down, VM rebooted (on_reboot=restart)"
-check "KVMLAB BUTTON-SHUTDOWN-OK" "rxl shutdown: ACPI power button, guest powered off, VMM exited (on_poweroff=destroy)"
+check "KVMLAB BUTTON-REBOOT-OK" "rxl --backend kvm reboot: ACPI power button, guest shut down, same domain booted again (on_reboot=restart)"
+check "KVMLAB BUTTON-SHUTDOWN-OK" "rxl --backend kvm shutdown -w: ACPI power button, guest powered off, domain gone (on_poweroff=destroy)"
 check "KVMLAB BUTTON-PRESSES-SEEN 2" "the guest ran its power-button shutdown path for both requests"
 check "KVMLAB DONE rc=0" "lab finished cleanly"
 if [ "${LAB_BENCH:-0}" = 1 ]; then

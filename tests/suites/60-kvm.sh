@@ -43,6 +43,11 @@ echo "--- PVH kernel: reboot through the i8042"
 grep -qx "RXL-GUEST: reboot" "$tmp/out"
 grep -q '"exit":{"reason":"reboot"}' "$tmp/stats"
 
+echo "--- PVH kernel without the i8254 PIT (--no-pit, the benchmark's lean mode)"
+"$bin" --kernel "$g/pvh.elf" --cmdline quiet --no-pit --stats >"$tmp/out" 2>"$tmp/stats"
+grep -qx "GUEST-UP" "$tmp/out"
+grep -q '"exit":{"reason":"poweroff"}' "$tmp/stats"
+
 echo "--- ELF64 without PVH note: long-mode entry with the zero page"
 "$bin" --kernel "$g/long64.elf" --cmdline "abc def" >"$tmp/out"
 grep -qx "CMDLINE=abc def" "$tmp/out"
@@ -86,7 +91,7 @@ for _ in $(seq 50); do [ -e "/proc/$qemu" ] || break; sleep 0.1; done
 
 echo "--- type=hvm under QEMU: disk and ISO boots, pause/resume, reboot, destroy, a killed QEMU, vif+VNC+USB, guest power-off/reset, a QEMU that cannot start, kernel= direct boot"
 cargo test --locked -p rxl-kvm --test hvm_qemu 2>&1 | tee "$tmp/hvm-tests"
-grep -q "test result: ok. 8 passed" "$tmp/hvm-tests"
+grep -q "test result: ok. 9 passed" "$tmp/hvm-tests"
 
 echo "--- bad input: exit 2, the file named"
 rc=0; "$bin" --kernel "$tmp/nope.elf" 2>"$tmp/err" || rc=$?
