@@ -195,6 +195,37 @@ impl Vm {
         vm
     }
 
+    /// Starts `rxl-kvm --spec` with an HVM spec file, as `KvmBackend` does for a toolstack.
+    fn start_spec(dir: &Path, spec: &rxl_kvm::qemu::HvmSpec) -> Vm {
+        let path = dir.join(format!("{}.spec.json", spec.name));
+        std::fs::write(&path, serde_json::to_string_pretty(spec).unwrap()).unwrap();
+        let run = RunDir::new(dir.join("run"));
+        let id = run
+            .reserve(&spec.name, spec.memory_mib, spec.vcpus)
+            .unwrap()
+            .id;
+        let child = Command::new(env!("CARGO_BIN_EXE_rxl-kvm"))
+            .arg("--spec")
+            .arg(&path)
+            .arg("--run-dir")
+            .arg(run.root())
+            .arg("--id")
+            .arg(id.to_string())
+            .arg("--paused")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut vm = Vm { run, id, child };
+        vm.wait_for("the pid in the state file", |vm| {
+            vm.run
+                .records()
+                .unwrap()
+                .iter()
+                .any(|r| r.id == vm.id && r.pid != 0)
+        });
+        vm
+    }
+
     fn wait_for(&mut self, what: &str, mut cond: impl FnMut(&mut Vm) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !cond(self) {
@@ -611,4 +642,32 @@ fn foreground_direct_kernel_boot_runs_the_pvh_test_kernel_to_its_reset() {
     ] {
         assert!(out.lines().any(|l| l == line), "missing {line} in:\n{out}");
     }
+}
+
+#[test]
+fn an_hvm_spec_file_starts_paused_and_runs_on_resume() {
+    require!(false);
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk.img");
+    disk_image(&disk, "RXL-HVM-SPEC-OK");
+    let cfg = rxl_config::parse_str(
+        "s.cfg",
+        &format!(
+            "name = \"hvm-spec\"\ntype = \"hvm\"\nmemory = 32\nvga = \"none\"\ndisk = [ \"{},raw,hda,rw\" ]\n",
+            disk.display()
+        ),
+    )
+    .unwrap()
+    .config;
+    let spec = rxl_kvm::qemu::config::hvm_spec(&cfg).unwrap().spec;
+    let mut vm = Vm::start_spec(dir.path(), &spec);
+    // --paused (rxl create -p): QEMU is up but has run no guest code.
+    assert_eq!(vm.info().phase, Phase::Paused);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(vm.console(), "");
+    vm.request("resume").unwrap();
+    vm.wait_for("the marker after resume", |vm| {
+        vm.console().contains("RXL-HVM-SPEC-OK")
+    });
+    vm.destroy_and_check_clean(0);
 }

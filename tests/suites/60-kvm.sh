@@ -89,7 +89,7 @@ grep -q RXL-HVM-SUITE "$tmp/hvm.out" || { echo "no marker from the HVM guest"; e
 for _ in $(seq 50); do [ -e "/proc/$qemu" ] || break; sleep 0.1; done
 [ ! -e "/proc/$qemu" ] || { echo "QEMU $qemu outlived rxl-kvm"; exit 1; }
 
-echo "--- type=hvm under QEMU: disk and ISO boots, pause/resume, reboot, destroy, a killed QEMU, vif+VNC+USB, guest power-off/reset, a QEMU that cannot start, kernel= direct boot"
+echo "--- type=hvm under QEMU: disk and ISO boots, pause/resume, reboot, destroy, a killed QEMU, vif+VNC+USB, guest power-off/reset, a QEMU that cannot start, kernel= direct boot, an HVM spec file started paused"
 cargo test --locked -p rxl-kvm --test hvm_qemu 2>&1 | tee "$tmp/hvm-tests"
 grep -q "test result: ok. 9 passed" "$tmp/hvm-tests"
 

@@ -232,3 +232,29 @@ impl HvmSpec {
             .is_ok_and(|p| p.device_model.as_deref() == Some(DEVICE_MODEL_QEMU))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trip_and_detection() {
+        let mut spec = HvmSpec::new("j");
+        spec.disks.push(HvmDisk {
+            path: Some("/srv/x.iso".into()),
+            format: "raw".into(),
+            cdrom: true,
+            read_only: true,
+            bus: DiskBus::Ide,
+            index: 2,
+            discard: false,
+        });
+        spec.firmware = Firmware::Image("/usr/share/ovmf/OVMF.fd".into());
+        let text = serde_json::to_string(&spec).unwrap();
+        assert!(HvmSpec::is_hvm_json(&text));
+        assert_eq!(serde_json::from_str::<HvmSpec>(&text).unwrap(), spec);
+        let microvm = serde_json::to_string(&crate::VmSpec::new("m", "/k")).unwrap();
+        assert!(!HvmSpec::is_hvm_json(&microvm));
+        assert!(!HvmSpec::is_hvm_json("{not json"));
+    }
+}
