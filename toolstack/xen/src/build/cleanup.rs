@@ -51,11 +51,21 @@ impl Rollback {
         let Some(domid) = self.domid else {
             return problems;
         };
+        // Destroy first, as `rxl destroy` and libxl do: xenstored (which mapped the store ring at
+        // INTRODUCE) sees the domain die, unmaps the ring and fires @releaseDomain, on which
+        // xenconsoled unmaps the console ring. An explicit RELEASE before the destroy would make
+        // xenstored forget the domain while it still lives, so @releaseDomain would come too
+        // early for xenconsoled and its mapping would keep the dead domain around as a zombie.
+        let destroyed = xen.destroy_domain(domid);
+        if let Err(e) = &destroyed {
+            problems.push(format!("destroying domain {domid}: {e}"));
+        }
         if let Some(xs) = xs {
             if self.devices {
                 problems.extend(crate::devices::teardown(xs, domid));
             }
             if self.introduced
+                && destroyed.is_err()
                 && let Err(e) = xs.release(domid)
             {
                 problems.push(format!("xenstore release of domain {domid}: {e}"));
@@ -67,9 +77,6 @@ impl Rollback {
                     "removing the xenstore nodes of domain {domid}: {e}"
                 ));
             }
-        }
-        if let Err(e) = xen.destroy_domain(domid) {
-            problems.push(format!("destroying domain {domid}: {e}"));
         }
         problems
     }
