@@ -16,7 +16,8 @@
 //! kernel booted this way runs at its link address. `RXL_KERNEL_CACHE=off` keeps the
 //! in-guest decompressor (and KASLR).
 //!
-//! Cache: `/var/cache/rxl/kernels/` (`RXL_KERNEL_CACHE` overrides the directory), one entry
+//! Cache: `/var/cache/rxl/kernels/` for root, else `$XDG_CACHE_HOME/rxl/kernels` (or
+//! `~/.cache/rxl/kernels`); `RXL_KERNEL_CACHE` overrides the directory. One entry
 //! per image named after its path, size, modification time and inode, written atomically
 //! (temporary file + rename), newest [`KEEP`] kept — the layout rxl-xen's cache uses.
 
@@ -56,8 +57,12 @@ pub fn boot_image(kernel: &Path) -> PathBuf {
         let spawned = std::thread::Builder::new()
             .name("unpack".into())
             .spawn(move || {
+                // Nice 10: ~1/10 of a contended core, so the booting guest keeps the CPU but
+                // the ~1 s of decompression still ends within a boot. Not nice 19 or
+                // SCHED_IDLE: on a loaded host those starve for the whole life of a busy
+                // guest and the cache never fills.
                 // SAFETY: setpriority(2) on the calling thread's own id; no memory is passed.
-                unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19) };
+                unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) };
                 if let Err(why) = unpacked(&dir, &kernel) {
                     eprintln!(
                         "rxl-kvm: {}: cannot unpack for a PVH boot, the guest keeps decompressing it: {why}",
@@ -88,6 +93,12 @@ fn cache_dir() -> Option<PathBuf> {
     match std::env::var(ENV) {
         Ok(v) if v == "off" => None,
         Ok(v) if !v.is_empty() => Some(PathBuf::from(v)),
+        // A user in group kvm cannot write /var/cache: their own cache instead.
+        // SAFETY: geteuid(2) has no preconditions and touches no memory.
+        _ if unsafe { libc::geteuid() } != 0 => std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .map(|c| c.join("rxl/kernels")),
         _ => Some(PathBuf::from(DEFAULT_DIR)),
     }
 }
