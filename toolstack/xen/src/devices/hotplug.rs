@@ -87,9 +87,17 @@ pub fn run(xs: &Client, dev: &Device, action: Action) -> Result<(), DeviceError>
     run_for(xs, dev.kind, dev.domid, dev.devid, &dev.what, action)
 }
 
-/// Runs the `remove`/`offline` script of an existing device, as its nodes say; a device
-/// without a `script` node has nothing to run.
+/// Runs the `remove`/`offline` script of an existing device, as its nodes say. Only a
+/// device whose `add` script ran has something to undo: the scripts leave `hotplug-status`
+/// (and `block` the loop device in `node`); a device without them, or without a `script`
+/// node, has nothing to run.
 pub fn run_remove(xs: &Client, kind: Kind, domid: u32, devid: u32) -> Result<(), DeviceError> {
+    let be = backend_path(kind, domid, devid);
+    let ran = read(xs, &format!("{be}/hotplug-status")).is_some_and(|s| !s.is_empty())
+        || read(xs, &format!("{be}/node")).is_some();
+    if !ran {
+        return Ok(());
+    }
     let what = format!("{} {devid} of domain {domid}", kind.dir());
     run_for(xs, kind, domid, devid, &what, Action::Remove)
 }
