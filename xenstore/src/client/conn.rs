@@ -1,5 +1,6 @@
-//! The connection: a writer shared by callers and a reader thread that routes replies
-//! (by request id) and watch events (by token).
+//! The connection: a writer shared by callers; replies are read by the caller itself
+//! until the first watch, then by a reader thread that routes replies (by request id) and
+//! watch events (by token).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -22,13 +23,26 @@ struct Shared {
     dead: AtomicBool,
 }
 
+type Reader = std::io::BufReader<Box<dyn Read + Send>>;
+
+/// Who reads the daemon's messages.
+enum ReadSide {
+    /// The caller itself, holding this lock from its write to its reply (no watch yet):
+    /// no thread hop per request, as libxenstore without a watch thread.
+    Inline(Reader),
+    /// A reader thread routing replies and watch events (from the first watch on).
+    Thread(JoinHandle<()>),
+    /// Being switched over (never seen outside the lock).
+    Switching,
+}
+
 /// A live connection to the daemon.
 pub(crate) struct Connection {
     writer: Mutex<Box<dyn Write + Send>>,
     shared: Arc<Shared>,
     next_req: AtomicU32,
     socket: Option<UnixStream>,
-    reader: Option<JoinHandle<()>>,
+    reader: Mutex<ReadSide>,
 }
 
 fn read_message(r: &mut dyn Read) -> std::io::Result<Message> {
@@ -41,20 +55,22 @@ fn read_message(r: &mut dyn Read) -> std::io::Result<Message> {
     Ok(Message { header, payload })
 }
 
-fn reader_loop(r: Box<dyn Read + Send>, shared: Arc<Shared>) {
-    // Buffered: a reply's header and payload (and any events behind it) come in with one
-    // read(2) instead of two.
-    let mut r = std::io::BufReader::with_capacity(2 * (HEADER_LEN + 4096), r);
+/// Hands a watch event to its subscriber.
+fn deliver(shared: &Shared, m: &Message) {
+    let parts = split_strings(&m.payload);
+    if parts.len() >= 2 {
+        let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        shared.watches.deliver(WatchEvent {
+            path: s(parts[0]),
+            token: s(parts[1]),
+        });
+    }
+}
+
+fn reader_loop(mut r: Reader, shared: Arc<Shared>) {
     while let Ok(m) = read_message(&mut r) {
         if m.header.msg_type == MsgType::WatchEvent as u32 {
-            let parts = split_strings(&m.payload);
-            if parts.len() >= 2 {
-                let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-                shared.watches.deliver(WatchEvent {
-                    path: s(parts[0]),
-                    token: s(parts[1]),
-                });
-            }
+            deliver(&shared, &m);
             continue;
         }
         let tx = shared
@@ -90,17 +106,51 @@ impl Connection {
             watches: WatchRegistry::default(),
             dead: AtomicBool::new(false),
         });
-        let sh = shared.clone();
-        let reader = std::thread::Builder::new()
-            .name("xenstore-reader".into())
-            .spawn(move || reader_loop(reader, sh))?;
+        // Buffered: a reply's header and payload (and any events behind it) come in with
+        // one read(2) instead of two.
+        let reader = std::io::BufReader::with_capacity(2 * (HEADER_LEN + 4096), reader);
         Ok(Connection {
             writer: Mutex::new(writer),
             shared,
             next_req: AtomicU32::new(1),
             socket,
-            reader: Some(reader),
+            reader: Mutex::new(ReadSide::Inline(reader)),
         })
+    }
+
+    /// Starts the reader thread (watch events must flow while no request waits); from
+    /// then on replies are routed by request id.
+    pub(crate) fn start_reader(&self) -> Result<(), ClientError> {
+        let mut side = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        if !matches!(*side, ReadSide::Inline(_)) {
+            return Ok(());
+        }
+        let ReadSide::Inline(r) = std::mem::replace(&mut *side, ReadSide::Switching) else {
+            return Ok(());
+        };
+        let sh = self.shared.clone();
+        match std::thread::Builder::new()
+            .name("xenstore-reader".into())
+            .spawn(move || reader_loop(r, sh))
+        {
+            Ok(h) => {
+                *side = ReadSide::Thread(h);
+                Ok(())
+            }
+            Err(e) => {
+                self.shared.dead.store(true, Ordering::SeqCst);
+                Err(ClientError::Io(e))
+            }
+        }
+    }
+
+    /// Writes `msg`; on failure forgets `req_id`'s pending entry.
+    fn send(&self, msg: &Message) -> Result<(), ClientError> {
+        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        // One write per message: the xenbus device requires whole messages.
+        w.write_all(&msg.encode())
+            .and_then(|_| w.flush())
+            .map_err(ClientError::Io)
     }
 
     pub(crate) fn watches(&self) -> &WatchRegistry {
@@ -120,25 +170,27 @@ impl Connection {
         let req_id = self.next_req.fetch_add(1, Ordering::Relaxed);
         let msg =
             Message::new(ty as u32, req_id, tx_id, payload).map_err(|_| ClientError::TooLarge)?;
-        let (tx, rx) = bounded(1);
-        self.shared
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(req_id, tx);
-        {
-            let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-            // One write per message: the xenbus device requires whole messages.
-            if let Err(e) = w.write_all(&msg.encode()).and_then(|_| w.flush()) {
-                self.shared
-                    .pending
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&req_id);
-                return Err(ClientError::Io(e));
+        let mut side = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        let reply = if let ReadSide::Inline(r) = &mut *side {
+            // Requests from several threads take turns here, as with libxenstore.
+            self.send(&msg)?;
+            loop {
+                match read_message(r) {
+                    Ok(m) if m.header.msg_type == MsgType::WatchEvent as u32 => {
+                        deliver(&self.shared, &m);
+                    }
+                    Ok(m) if m.header.req_id == req_id => break m,
+                    Ok(_) => continue,
+                    Err(_) => {
+                        self.shared.dead.store(true, Ordering::SeqCst);
+                        return Err(ClientError::ConnectionLost);
+                    }
+                }
             }
-        }
-        let reply = rx.recv().map_err(|_| ClientError::ConnectionLost)?;
+        } else {
+            drop(side);
+            self.request_threaded(req_id, &msg)?
+        };
         if reply.header.msg_type == MsgType::Error as u32 {
             let name = split_strings(&reply.payload)
                 .first()
@@ -148,13 +200,36 @@ impl Connection {
         }
         Ok(reply.payload)
     }
+
+    /// Sends `msg` and waits for the reader thread to route its reply.
+    fn request_threaded(&self, req_id: u32, msg: &Message) -> Result<Message, ClientError> {
+        let (tx, rx) = bounded(1);
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(req_id, tx);
+        if let Err(e) = self.send(msg) {
+            self.shared
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&req_id);
+            return Err(e);
+        }
+        rx.recv().map_err(|_| ClientError::ConnectionLost)
+    }
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
         if let Some(s) = &self.socket {
             let _ = s.shutdown(Shutdown::Both);
-            if let Some(r) = self.reader.take() {
+            let side = std::mem::replace(
+                &mut *self.reader.lock().unwrap_or_else(|e| e.into_inner()),
+                ReadSide::Switching,
+            );
+            if let ReadSide::Thread(r) = side {
                 let _ = r.join();
             }
         }

@@ -203,6 +203,7 @@ impl Client {
     /// Registers a watch; events (the first one immediately) arrive on the returned
     /// channel, shared by every watch with the same token.
     pub fn watch(&self, path: &str, token: &str) -> Result<Receiver<WatchEvent>, ClientError> {
+        self.conn.start_reader()?;
         let rx = self.conn.watches().subscribe(token);
         self.req(
             0,
@@ -222,6 +223,7 @@ impl Client {
         token: &str,
         depth: u32,
     ) -> Result<Receiver<WatchEvent>, ClientError> {
+        self.conn.start_reader()?;
         let rx = self.conn.watches().subscribe(token);
         self.req(
             0,
