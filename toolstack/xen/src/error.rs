@@ -75,6 +75,14 @@ pub enum XenError {
     /// A request was invalid before reaching Xen.
     #[error("{0}")]
     Invalid(String),
+    /// A domain's console cannot be reached or served.
+    #[error("console of domain {domid}: {why}")]
+    Console {
+        /// The domain.
+        domid: u32,
+        /// What went wrong and what to do.
+        why: String,
+    },
 }
 
 impl XenError {

@@ -10,8 +10,10 @@
 pub mod ring;
 pub mod server;
 
+use std::io::ErrorKind;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use rxl_hypervisor::Console;
 
@@ -75,19 +77,43 @@ pub fn socket_path(domid: u32) -> PathBuf {
     Path::new(SOCKET_DIR).join(format!("{domid}.sock"))
 }
 
-/// Attaches to domain `domid`'s console served by rxl's backend.
+/// How long [`attach`] waits for the monitor's socket: `rxl create -c` attaches while the
+/// monitor it just started is still binding it.
+const ATTACH_WAIT: Duration = Duration::from_secs(10);
+
+/// Attaches to domain `domid`'s console served by rxl's backend, waiting up to
+/// [`ATTACH_WAIT`] for the socket to appear.
 pub fn attach(domid: u32) -> Result<Console, XenError> {
-    let path = socket_path(domid);
-    let stream = UnixStream::connect(&path).map_err(|e| {
-        XenError::Protocol(format!(
-            "domain {domid} has no console backend: {} ({e}); start xenconsoled, or create the \
-             domain with rxl, whose monitor serves it",
-            path.display()
-        ))
+    attach_at(domid, &socket_path(domid), ATTACH_WAIT)
+}
+
+fn attach_at(domid: u32, path: &Path, wait: Duration) -> Result<Console, XenError> {
+    let deadline = Instant::now() + wait;
+    let stream = loop {
+        match UnixStream::connect(path) {
+            Ok(s) => break s,
+            Err(e)
+                if Instant::now() < deadline
+                    && matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => {
+                return Err(XenError::Console {
+                    domid,
+                    why: format!(
+                        "no console backend answers on {} ({e}); start xenconsoled, or create \
+                         the domain with rxl, whose monitor serves it",
+                        path.display()
+                    ),
+                });
+            }
+        }
+    };
+    let input = stream.try_clone().map_err(|e| XenError::Console {
+        domid,
+        why: format!("console socket: {e}"),
     })?;
-    let input = stream
-        .try_clone()
-        .map_err(|e| XenError::Protocol(format!("console socket: {e}")))?;
     Ok(Console {
         output: Box::new(stream),
         input: Box::new(input),
@@ -96,6 +122,8 @@ pub fn attach(domid: u32) -> Result<Console, XenError> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     use super::*;
 
     #[test]
@@ -126,7 +154,29 @@ mod tests {
 
     #[test]
     fn attaching_without_a_backend_says_what_to_start() {
-        let e = attach(65_000).unwrap_err().to_string();
+        let path = std::env::temp_dir().join(format!("rxl-no-console-{}", std::process::id()));
+        let e = attach_at(65_000, &path, Duration::from_millis(100))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("xenconsoled") && e.contains("65000"), "{e}");
+    }
+
+    #[test]
+    fn attach_waits_for_a_socket_that_is_still_being_bound() {
+        let path = std::env::temp_dir().join(format!("rxl-late-console-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let p = path.clone();
+        let server = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            let l = std::os::unix::net::UnixListener::bind(&p).unwrap();
+            let (mut s, _) = l.accept().unwrap();
+            std::io::Write::write_all(&mut s, b"hello").unwrap();
+        });
+        let mut c = attach_at(1, &path, Duration::from_secs(5)).expect("attached once bound");
+        let mut got = [0u8; 5];
+        c.output.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"hello");
+        server.join().unwrap();
+        std::fs::remove_file(&path).unwrap();
     }
 }
