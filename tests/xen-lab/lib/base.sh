@@ -6,7 +6,7 @@
 
 # Programs dom0 must be able to run; the image is refused if one misses a library.
 REQUIRED_BINS=(usr/lib/xen-4.17/bin/xl usr/lib/xen-4.17/bin/xenstored usr/lib/xen-4.17/bin/xenconsoled
-    usr/lib/xen-4.17/bin/xen-init-dom0 usr/bin/xenstore-read usr/bin/xenstore-ls usr/bin/jq bin/bash)
+    usr/lib/xen-4.17/bin/xen-init-dom0 usr/bin/xenstore-read usr/bin/xenstore-ls usr/bin/jq bin/bash usr/bin/flock)
 # dom0's modules, in load order: the Xen devices, then what the hotplug scripts need (loop devices
 # for file-backed disks, the bridge for vif-bridge).
 XEN_MODULES=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback xen-netback
@@ -71,6 +71,14 @@ build_base() {
     # QEMU's multiboot loader takes the 32-bit ELF, not the gzip Debian ships
     gunzip -c "$ex/boot/xen-4.17-amd64.gz" > "$tmp/xen"
 
+    # util-linux is there for flock alone (Xen's hotplug scripts lock with it): its other tools
+    # would shadow busybox's applets (losetup, mount, ...) and need libraries dom0 lacks
+    local ul
+    ul=$(find "$RXL_CACHE/debs/" -maxdepth 1 -name 'util-linux_*.deb' | head -1)
+    if [ -n "$ul" ]; then
+        dpkg-deb -c "$ul" | awk '$1 !~ /^d/ { print $6 }' | grep -vx './usr/bin/flock' \
+            | (cd "$ex" && xargs -r rm -f)
+    fi
     mkdir -p "$root"/{lib,usr/lib,dev,proc,sys,run,tmp,root,mnt,sbin,lib/modules/xen,lab/domu,opt/rxl/bin}
     cp -a "$ex"/bin "$ex"/lib64 "$ex"/etc "$ex"/var "$root"/
     cp -a "$ex"/lib/x86_64-linux-gnu "$root"/lib/

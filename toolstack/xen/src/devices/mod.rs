@@ -444,7 +444,7 @@ pub fn teardown(xs: &Client, domid: u32) -> Vec<String> {
         );
     }
     // Close every backend first, then wait for all of them at once.
-    let mut bound = Vec::new();
+    let mut connected = Vec::new();
     for &(kind, devid) in &devs {
         let be = backend_path(kind, domid, devid);
         let fe = frontend_path(kind, domid, devid);
@@ -458,17 +458,18 @@ pub fn teardown(xs: &Client, domid: u32) -> Vec<String> {
                 Err(e) if !is_enoent(&e) => return Err(e),
                 _ => {}
             }
-            // A driver is bound from InitWait (2) on; before that there is nothing to wait for.
-            Ok(matches!(state.as_deref(), Some(b"2" | b"3" | b"4" | b"5")))
+            // Only a connected device has a frontend's I/O to finish; the backend of one
+            // that never connected is unbound when its directory goes.
+            Ok(state.as_deref() == Some(b"4"))
         });
         match r {
-            Ok(true) => bound.push(be),
+            Ok(true) => connected.push(be),
             Ok(false) => {}
             Err(e) => problems.push(format!("closing {be}: {e}")),
         }
     }
     let end = Instant::now() + CLOSE_WAIT;
-    for be in &bound {
+    for be in &connected {
         let left = end.saturating_duration_since(Instant::now());
         let (ok, _) = wait_for(xs, &format!("{be}/state"), left, |v| {
             matches!(v, None | Some("6"))
