@@ -358,6 +358,45 @@ fn replies_never_read_are_bounded_xsa326_416() {
     x.assert_healthy("/committed", b"precious");
 }
 
+/// A client that pipelines more replies than the output pause lets through gets every
+/// one of them, in order and without stalling, once it reads: requests left in the
+/// daemon's input buffer are carried to the next round even when no socket event
+/// comes for them.
+#[test]
+fn pipelined_requests_beyond_the_output_pause_are_all_answered() {
+    let mut x = Xsd::start(&[], &[]);
+    let mut c0 = setup(&x);
+    let value = vec![b'v'; 2000];
+    let mut w = b"/pipe/big\0".to_vec();
+    w.extend_from_slice(&value);
+    c0.ok(MsgType::Write, 0, &w);
+    let mut c = Raw::connect(&x.sock);
+    let h = Header {
+        msg_type: MsgType::Read as u32,
+        req_id: 0,
+        tx_id: 0,
+        len: 10,
+    };
+    let mut one = h.encode().to_vec();
+    one.extend_from_slice(b"/pipe/big\0");
+    // ~26 KB of requests (under the input limit), ~2 MB of replies (8x the pause).
+    let n = 1000;
+    let burst: Vec<u8> = one.iter().copied().cycle().take(one.len() * n).collect();
+    c.send_raw(&burst).unwrap();
+    let t0 = std::time::Instant::now();
+    for i in 0..n {
+        let (ty, payload) = c.reply();
+        assert_eq!(ty, MsgType::Read as u32, "reply {i}");
+        assert_eq!(payload, value, "reply {i}");
+    }
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "{n} pipelined replies took {took:?}"
+    );
+    x.assert_healthy("/committed", b"precious");
+}
+
 #[test]
 fn event_storm_to_a_dying_watcher_xsa324() {
     let mut x = Xsd::start(&[], &[]);

@@ -17,24 +17,24 @@ enum Need {
 
 /// Looks `p` up for `caller`. A missing node is `ENOENT` only if the caller may read its
 /// nearest existing ancestor; otherwise `EACCES`, so existence does not leak.
-fn checked(
-    v: &mut View<'_>,
+fn checked<'v>(
+    v: &'v mut View<'_>,
     caller: &Caller,
     p: &str,
     need: Need,
     record: bool,
-) -> Result<Node, XsErrno> {
-    if let Some(n) = v.get(p, record) {
+) -> Result<&'v Node, XsErrno> {
+    // Borrowed, not cloned: a READ or DIRECTORY copies only what its reply needs. (Two
+    // lookups because returning the first borrow from one branch is rejected by today's
+    // borrow checker; the second finds what the first recorded.)
+    if v.get(p, record).is_some() {
+        let n = v.get(p, false).expect("the node was just found");
         let a = access(caller, &n.perms);
         let ok = match need {
             Need::Read => a.read,
             Need::Write => a.write,
         };
-        return if ok {
-            Ok(n.clone())
-        } else {
-            Err(XsErrno::EACCES)
-        };
+        return if ok { Ok(n) } else { Err(XsErrno::EACCES) };
     }
     for anc in path::ancestors(p).into_iter().rev() {
         if let Some(n) = v.get(anc, false) {
@@ -57,7 +57,7 @@ fn check_txn_size(v: &View<'_>, caller: &Caller, quotas: &Quotas) -> Result<(), 
 
 /// READ: the value, no trailing NUL.
 pub fn read(v: &mut View<'_>, caller: &Caller, p: &str) -> Result<Vec<u8>, XsErrno> {
-    Ok(checked(v, caller, p, Need::Read, true)?.value)
+    Ok(checked(v, caller, p, Need::Read, true)?.value.clone())
 }
 
 /// DIRECTORY: children, each NUL-terminated. `E2BIG` if over one payload (use
@@ -256,7 +256,8 @@ pub fn set_perms(
     if !may_set_perms(caller, &node.perms, &perms) {
         return Err(XsErrno::EACCES);
     }
-    if !caller.privileged && perms.owner_id() != node.perms.owner_id() {
+    let old_owner = node.perms.owner_id();
+    if !caller.privileged && perms.owner_id() != old_owner {
         let owned = v.owned_by(perms.owner_id());
         if !quotas.allows(perms.owner_id(), "nodes", owned + 1) {
             return Err(XsErrno::ENOSPC);
