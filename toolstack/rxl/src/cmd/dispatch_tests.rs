@@ -250,6 +250,7 @@ fn xen_only_verbs_are_a_typed_unsupported_error_elsewhere() {
         (&["vcpu-pin", "web", "0", "1"], "vcpu-pin"),
         (&["dmesg"], "dmesg"),
         (&["uptime"], "uptime"),
+        (&["dump-core", "web", "/tmp/web.core"], "dump-core"),
     ] {
         let e = rxl(&b, args).0.unwrap_err();
         assert!(

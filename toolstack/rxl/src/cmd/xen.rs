@@ -96,6 +96,15 @@ pub enum XenCmd {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Write a domain's core (an ELF64 core gdb and crash read; the domain is paused for the
+    /// copy and keeps running afterwards).
+    #[command(name = "dump-core")]
+    DumpCore {
+        /// Domain name or id.
+        dom: String,
+        /// The core file to write (written beside it first, then renamed).
+        file: std::path::PathBuf,
+    },
     /// How long domains have run.
     Uptime {
         /// Short form (like uptime(1)).
@@ -143,6 +152,7 @@ impl XenCmd {
             XenCmd::VcpuPin { .. } => "vcpu-pin",
             XenCmd::Dom0Mem { .. } => "dom0-mem",
             XenCmd::Uptime { .. } => "uptime",
+            XenCmd::DumpCore { .. } => "dump-core",
         }
     }
 }
@@ -262,6 +272,11 @@ pub fn run(cmd: XenCmd, backend: &dyn Backend) -> CmdResult {
             }
         }
         XenCmd::Uptime { short, doms, out } => return uptime_verb(ctl, short, &doms, out.json),
+        XenCmd::DumpCore { dom, file } => {
+            let id = ctl.lookup(&dom)?;
+            let d = rxl_xen::build::coredump::dump(ctl.xen(), id, &file)?;
+            tracing::info!(domid = id, path = %d.path.display(), pages = d.pages, "core written");
+        }
         XenCmd::Dom0Mem { xl_conf, out } => {
             let r = rxl_xen::dom0_mem::assess(rxl_xen::dom0_mem::gather(ctl, &xl_conf)?);
             if out.json {

@@ -42,8 +42,8 @@ pub fn action_for(reason: ShutdownReason, a: &Actions) -> Option<Action> {
     })
 }
 
-/// What happens to the domain, once core dumps and soft reset (which rxl does not do) are
-/// mapped to their nearest supported action.
+/// What happens to the domain after its core (if any, see [`wants_core`]) is written, soft
+/// reset (which rxl does not do) mapped to a restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     /// Destroy it; the monitor ends.
@@ -63,18 +63,28 @@ pub fn step_for(a: Action) -> (Step, Option<&'static str>) {
         Action::Preserve => (Step::Preserve, None),
         Action::Restart => (Step::Restart, None),
         Action::RenameRestart => (Step::RenameRestart, None),
-        Action::CoredumpDestroy => (
-            Step::Destroy,
-            Some("core dumps are not supported; destroying without one"),
-        ),
-        Action::CoredumpRestart => (
-            Step::Restart,
-            Some("core dumps are not supported; restarting without one"),
-        ),
+        // The core itself is written first: see `wants_core`.
+        Action::CoredumpDestroy => (Step::Destroy, None),
+        Action::CoredumpRestart => (Step::Restart, None),
         Action::SoftReset => (
             Step::Restart,
             Some("soft reset is not supported; restarting instead"),
         ),
+    }
+}
+
+/// Whether `a` writes the domain's core (to [`super::coredump::core_path`]) before its step.
+pub fn wants_core(a: Action) -> bool {
+    matches!(a, Action::CoredumpDestroy | Action::CoredumpRestart)
+}
+
+/// Writes domain `domid`'s core where xl would. A failure is logged, never fatal: the
+/// configured destroy or restart still happens, as with xl.
+fn write_core(ctl: &Control, domid: u32, name: &str) {
+    let path = super::coredump::core_path(name);
+    match super::coredump::dump(ctl.xen(), domid, &path) {
+        Ok(d) => tracing::info!(domid, path = %d.path.display(), pages = d.pages, "core written"),
+        Err(e) => tracing::warn!(domid, path = %path.display(), error = %e, "core dump failed"),
     }
 }
 
@@ -154,6 +164,9 @@ pub fn run(ctl: &Control, cfg: &DomainConfig, mut domid: u32) -> Result<(), Buil
                 tracing::warn!(domid, "{w}");
             }
             tracing::info!(domid, ?reason, ?step, "domain shut down");
+            if wants_core(action) {
+                write_core(ctl, domid, name);
+            }
             match step {
                 Step::Preserve => return Ok(()),
                 Step::Destroy => {
@@ -336,6 +349,8 @@ mod tests {
         assert_eq!(step_for(Action::RenameRestart).0, Step::RenameRestart);
         let (s, w) = step_for(Action::CoredumpDestroy);
         assert_eq!(s, Step::Destroy);
-        assert!(w.is_some());
+        assert!(w.is_none(), "core dumps are done, not approximated");
+        assert!(wants_core(Action::CoredumpRestart) && wants_core(Action::CoredumpDestroy));
+        assert!(!wants_core(Action::Destroy) && !wants_core(Action::Preserve));
     }
 }
