@@ -36,6 +36,19 @@ pub enum ShutdownReason {
 }
 
 impl ShutdownReason {
+    /// Decodes a `SHUTDOWN_*` code.
+    pub fn from_code(c: u32) -> Self {
+        match c {
+            0 => Self::Poweroff,
+            1 => Self::Reboot,
+            2 => Self::Suspend,
+            3 => Self::Crash,
+            4 => Self::Watchdog,
+            5 => Self::SoftReset,
+            n => Self::Unknown(n),
+        }
+    }
+
     /// The raw code, as `xl list -v` prints it in hex.
     pub fn code(self) -> u32 {
         match self {
@@ -133,19 +146,22 @@ impl DomainSummary {
 
     /// The UUID in its canonical 8-4-4-4-12 form (all zeroes when the backend keeps none).
     pub fn uuid_string(&self) -> String {
-        let u = self.uuid.unwrap_or([0; 16]);
-        let h = |r: std::ops::Range<usize>| -> String {
-            u[r].iter().map(|b| format!("{b:02x}")).collect()
-        };
-        format!(
-            "{}-{}-{}-{}-{}",
-            h(0..4),
-            h(4..6),
-            h(6..8),
-            h(8..10),
-            h(10..16)
-        )
+        uuid_string(&self.uuid.unwrap_or([0; 16]))
     }
+}
+
+/// UUID bytes in the canonical lower-case 8-4-4-4-12 form (libxl's `LIBXL_UUID_FMT`).
+pub fn uuid_string(u: &[u8; 16]) -> String {
+    let h =
+        |r: std::ops::Range<usize>| -> String { u[r].iter().map(|b| format!("{b:02x}")).collect() };
+    format!(
+        "{}-{}-{}-{}-{}",
+        h(0..4),
+        h(4..6),
+        h(6..8),
+        h(8..10),
+        h(10..16)
+    )
 }
 
 #[cfg(test)]
@@ -172,5 +188,23 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(off.to_string(), "---s--");
+    }
+
+    #[test]
+    fn shutdown_codes_round_trip() {
+        for c in 0..8 {
+            assert_eq!(ShutdownReason::from_code(c).code(), c);
+        }
+        assert_eq!(ShutdownReason::from_code(3), ShutdownReason::Crash);
+        assert_eq!(
+            ShutdownReason::from_code(0x2f),
+            ShutdownReason::Unknown(0x2f)
+        );
+    }
+
+    #[test]
+    fn uuids_print_8_4_4_4_12() {
+        let u: [u8; 16] = std::array::from_fn(|i| (i as u8) * 0x11);
+        assert_eq!(uuid_string(&u), "00112233-4455-6677-8899-aabbccddeeff");
     }
 }

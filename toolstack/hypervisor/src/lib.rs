@@ -21,7 +21,7 @@ mod host;
 pub mod render;
 
 pub use console::Console;
-pub use domain::{DomainId, DomainState, DomainSummary, ShutdownReason};
+pub use domain::{DomainId, DomainState, DomainSummary, ShutdownReason, uuid_string};
 pub use host::HostInfo;
 
 /// Which hypervisor a backend drives.

@@ -1,6 +1,7 @@
 //! xl's text layouts for `rxl list` and `rxl info`, over the backend-neutral types, so both
-//! backends print alike. On Xen the output is byte-identical to `xl` (rxl-xen's unit tests
-//! compare these functions with its own `report` module, and the Xen lab compares with `xl`).
+//! backends print alike. This is the only implementation of these layouts: on Xen the output is
+//! byte-identical to `xl` (rxl-xen's `report` tests render recorded `xl list`/`xl info` output
+//! from Xen facts through these functions, and the Xen lab's ctl-parity compares with `xl`).
 
 use crate::{DomainSummary, HostInfo};
 

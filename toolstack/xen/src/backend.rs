@@ -11,15 +11,14 @@ use std::time::{Duration, Instant};
 
 use rxl_config::DomainConfig;
 use rxl_hypervisor::{
-    Backend, BackendError, BackendKind, Console, CreateOptions, Created, DomainId, DomainState,
-    DomainSummary, HostInfo, ShutdownKind, ShutdownReason, ShutdownWait,
+    Backend, BackendError, BackendKind, Console, CreateOptions, Created, DomainId, DomainSummary,
+    HostInfo, ShutdownKind, ShutdownWait,
 };
 
 use crate::control::Control;
-use crate::ctl::domain::{DomainInfo, ShutdownReason as XenReason};
 use crate::error::XenError;
-use crate::report::info::lines;
-use crate::report::list::{NamedDomain, cpu_secs};
+use crate::report::info::host_info;
+use crate::report::list::summary;
 
 /// How long `console` waits for xenconsoled to publish the guest's pty (it does so right
 /// after the domain is introduced).
@@ -41,60 +40,6 @@ fn wrap(context: &str) -> impl Fn(XenError) -> BackendError + '_ {
             context: context.to_owned(),
             source: Box::new(other),
         },
-    }
-}
-
-fn reason(r: XenReason) -> ShutdownReason {
-    match r {
-        XenReason::Poweroff => ShutdownReason::Poweroff,
-        XenReason::Reboot => ShutdownReason::Reboot,
-        XenReason::Suspend => ShutdownReason::Suspend,
-        XenReason::Crash => ShutdownReason::Crash,
-        XenReason::Watchdog => ShutdownReason::Watchdog,
-        XenReason::SoftReset => ShutdownReason::SoftReset,
-        XenReason::Unknown(n) => ShutdownReason::Unknown(n),
-    }
-}
-
-/// The backend-neutral row of one domain, with exactly the numbers `xl list` prints.
-pub fn summary(d: &NamedDomain) -> DomainSummary {
-    let i: &DomainInfo = &d.info;
-    DomainSummary {
-        id: DomainId(i.domid),
-        name: d.name.clone(),
-        mem_kib: i.current_memkb() + i.outstanding_memkb(),
-        vcpus: i.vcpu_online,
-        state: DomainState {
-            running: i.running,
-            blocked: i.blocked,
-            paused: i.paused,
-            shutdown: i.shutdown.map(reason),
-            dying: i.dying,
-        },
-        cpu_time_secs: cpu_secs(i.cpu_time_ns),
-        uuid: Some(i.uuid),
-        control: i.domid == 0,
-        details: serde_json::to_value(i).unwrap_or_default(),
-    }
-}
-
-/// The backend-neutral host facts, in `xl info`'s order.
-pub fn host_info(r: &crate::report::info::HostReport) -> HostInfo {
-    let fields = lines(r)
-        .into_iter()
-        .map(|(k, v)| {
-            // xl prints virt_caps as " cap" words right after the colon; the neutral renderer
-            // puts the separator's space back.
-            let v = match k {
-                "virt_caps" => v.strip_prefix(' ').unwrap_or(&v).to_owned(),
-                _ => v,
-            };
-            (k.to_owned(), v)
-        })
-        .collect();
-    HostInfo {
-        fields,
-        details: serde_json::to_value(r).unwrap_or_default(),
     }
 }
 
@@ -315,84 +260,5 @@ impl Backend for XenBackend {
 
     fn extension(&self) -> Option<&dyn std::any::Any> {
         Some(&self.ctl)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::report::info::tests::sample;
-    use crate::report::list::tests::dom0;
-
-    /// The neutral renderer prints exactly what rxl-xen's xl-exact report module prints.
-    #[test]
-    fn list_renders_as_the_xl_report() {
-        let mut guest = dom0();
-        guest.domid = 7;
-        guest.running = false;
-        guest.blocked = true;
-        guest.tot_pages = 32_768;
-        guest.outstanding_pages = 12;
-        guest.vcpu_online = 1;
-        guest.cpu_time_ns = 50_000_000;
-        guest.uuid[3] = 0x5c;
-        let mut crashed = guest.clone();
-        crashed.domid = 9;
-        crashed.shutdown = Some(XenReason::Crash);
-        let mut odd = guest.clone();
-        odd.domid = 4000;
-        odd.shutdown = Some(XenReason::Unknown(0x2f));
-        odd.dying = true;
-        let doms = vec![
-            NamedDomain {
-                info: dom0(),
-                name: Some("Domain-0".into()),
-            },
-            NamedDomain {
-                info: guest,
-                name: None,
-            },
-            NamedDomain {
-                info: crashed,
-                name: Some("a-rather-long-domain-name-of-forty-chars!".into()),
-            },
-            NamedDomain {
-                info: odd,
-                name: Some("odd".into()),
-            },
-        ];
-        let neutral: Vec<_> = doms.iter().map(summary).collect();
-        for verbose in [false, true] {
-            assert_eq!(
-                rxl_hypervisor::render::list(&neutral, verbose),
-                crate::report::list::render(&doms, verbose),
-                "verbose={verbose}"
-            );
-        }
-        assert!(neutral[0].control && !neutral[1].control);
-        assert_eq!(neutral[1].details["domid"], 7);
-    }
-
-    #[test]
-    fn info_renders_as_the_xl_report() {
-        let mut empty_caps = sample();
-        empty_caps.phys.capabilities = 0;
-        for r in [sample(), empty_caps] {
-            let neutral = host_info(&r);
-            for only in [
-                None,
-                Some("xen_"),
-                Some("virt_caps"),
-                Some("free_memory"),
-                Some("x"),
-            ] {
-                assert_eq!(
-                    rxl_hypervisor::render::info(&neutral, only),
-                    crate::report::info::render(&r, only),
-                    "only={only:?}"
-                );
-            }
-            assert!(neutral.details["phys"]["nr_cpus"].is_number());
-        }
     }
 }

@@ -24,6 +24,7 @@ pub mod xs_tree;
 
 use rxl_config::DomainConfig;
 use rxl_config::model::GuestType;
+use rxl_hypervisor::uuid_string;
 use rxl_xenstore::client::Client;
 
 use crate::control::Control;
@@ -128,20 +129,6 @@ fn random_uuid() -> [u8; 16] {
     u[6] = (u[6] & 0x0f) | 0x40;
     u[8] = (u[8] & 0x3f) | 0x80;
     u
-}
-
-/// Formats UUID bytes as 8-4-4-4-12.
-pub fn uuid_string(u: &[u8; 16]) -> String {
-    let h =
-        |r: std::ops::Range<usize>| -> String { u[r].iter().map(|b| format!("{b:02x}")).collect() };
-    format!(
-        "{}-{}-{}-{}-{}",
-        h(0..4),
-        h(4..6),
-        h(6..8),
-        h(8..10),
-        h(10..16)
-    )
 }
 
 impl Plan {

@@ -6,66 +6,9 @@ use xen_sys as xs;
 use super::{Xen, arm};
 use crate::error::XenError;
 
-/// Why a domain shut down (`SHUTDOWN_*` in sched.h), in xl's letter order `-rscwS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ShutdownReason {
-    /// Poweroff (code 0).
-    Poweroff,
-    /// Reboot (1).
-    Reboot,
-    /// Suspend (2).
-    Suspend,
-    /// Crash (3).
-    Crash,
-    /// Watchdog (4).
-    Watchdog,
-    /// Soft reset (5).
-    SoftReset,
-    /// Any other code.
-    Unknown(u32),
-}
-
-impl ShutdownReason {
-    /// Decodes a `SHUTDOWN_*` code.
-    pub fn from_code(c: u32) -> Self {
-        match c {
-            0 => Self::Poweroff,
-            1 => Self::Reboot,
-            2 => Self::Suspend,
-            3 => Self::Crash,
-            4 => Self::Watchdog,
-            5 => Self::SoftReset,
-            n => Self::Unknown(n),
-        }
-    }
-
-    /// The raw code.
-    pub fn code(self) -> u32 {
-        match self {
-            Self::Poweroff => 0,
-            Self::Reboot => 1,
-            Self::Suspend => 2,
-            Self::Crash => 3,
-            Self::Watchdog => 4,
-            Self::SoftReset => 5,
-            Self::Unknown(n) => n,
-        }
-    }
-
-    /// The letter `xl list` prints in the fifth state column.
-    pub fn letter(self) -> char {
-        match self {
-            Self::Poweroff => '-',
-            Self::Reboot => 'r',
-            Self::Suspend => 's',
-            Self::Crash => 'c',
-            Self::Watchdog => 'w',
-            Self::SoftReset => 'S',
-            Self::Unknown(_) => '?',
-        }
-    }
-}
+/// Why a domain shut down (`SHUTDOWN_*` in sched.h): the backend-neutral type, whose codes are
+/// Xen's own (so `from_code` decodes the domctl's field directly).
+pub use rxl_hypervisor::ShutdownReason;
 
 /// One domain as `XEN_DOMCTL_getdomaininfo` describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -126,17 +69,7 @@ impl DomainInfo {
 
     /// The UUID in the usual 8-4-4-4-12 form.
     pub fn uuid_string(&self) -> String {
-        let h = |r: std::ops::Range<usize>| -> String {
-            self.uuid[r].iter().map(|b| format!("{b:02x}")).collect()
-        };
-        format!(
-            "{}-{}-{}-{}-{}",
-            h(0..4),
-            h(4..6),
-            h(6..8),
-            h(8..10),
-            h(10..16)
-        )
+        rxl_hypervisor::uuid_string(&self.uuid)
     }
 
     /// Decodes Xen's struct.

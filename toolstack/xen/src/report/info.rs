@@ -1,5 +1,7 @@
-//! `xl info`: `key : value` lines in xl's order and spacing.
+//! `xl info`: the Xen facts as `(key, value)` pairs in xl's order. The `key : value` layout
+//! itself is backend-neutral and lives in [`rxl_hypervisor::render::info`].
 
+use rxl_hypervisor::HostInfo;
 use serde::Serialize;
 
 use crate::ctl::host::{PhysInfo, VersionInfo, scheduler_name};
@@ -56,7 +58,7 @@ pub fn lines(r: &HostReport) -> Vec<(&'static str, String)> {
     let v = &r.version;
     let per_mib = u64::from((1u32 << 20) / v.pagesize.max(1));
     let mib = |pages: u64| (pages / per_mib).to_string();
-    let caps: String = p.virt_caps().iter().map(|c| format!(" {c}")).collect();
+    let caps = p.virt_caps().join(" ");
     let mut out = vec![
         ("host", r.uname.nodename.clone()),
         ("release", r.uname.release.clone()),
@@ -79,7 +81,6 @@ pub fn lines(r: &HostReport) -> Vec<(&'static str, String)> {
                 .collect::<Vec<_>>()
                 .join(":"),
         ),
-        // xl prints each capability with a leading space right after the colon.
         ("virt_caps", caps),
         ("total_memory", mib(p.total_pages)),
         (
@@ -114,53 +115,34 @@ pub fn lines(r: &HostReport) -> Vec<(&'static str, String)> {
     out
 }
 
-/// One line as xl prints it: the key padded to 23 columns, then `: value`.
-fn line(key: &str, value: &str) -> String {
-    if key == "virt_caps" {
-        // The format is "virt_caps              :%s" with " cap" words.
-        format!("{key:<23}:{value}")
-    } else {
-        format!("{key:<23}: {value}")
+/// The backend-neutral host facts: [`lines`] for the text, the whole report for `--json`.
+pub fn host_info(r: &HostReport) -> HostInfo {
+    HostInfo {
+        fields: lines(r)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        details: serde_json::to_value(r).unwrap_or_default(),
     }
-}
-
-/// The text of `xl info [NAME]`: every line, or with `only` the values of the lines whose
-/// text starts with `only` (xl compares a prefix of the whole line, so `xen_` selects all
-/// `xen_*` values).
-pub fn render(r: &HostReport, only: Option<&str>) -> String {
-    let mut out = String::new();
-    for (k, v) in lines(r) {
-        let l = line(k, &v);
-        match only {
-            None => {
-                out.push_str(&l);
-                out.push('\n');
-            }
-            Some(prefix) => {
-                if l.starts_with(prefix)
-                    && let Some(pos) = l.find(':')
-                    && l[pos + 1..].starts_with(' ')
-                {
-                    out.push_str(&l[pos + 2..]);
-                    out.push('\n');
-                }
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::ctl::host::XenVersion;
+    use rxl_hypervisor::render;
 
+    /// `xl info` from Debian's xl 4.17 in the Xen lab's dom0 (xl-smoke), byte for byte,
+    /// trailing spaces included.
+    const RECORDED: &str = include_str!("testdata/xl-4.17-info.txt");
+
+    /// The facts the hypervisor and the dom0 kernel reported on that boot.
     pub(crate) fn sample() -> HostReport {
         HostReport {
             uname: Uname {
-                nodename: "lab".into(),
+                nodename: "(none)".into(),
                 release: "6.1.0-56-amd64".into(),
-                version: "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2".into(),
+                version: "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)".into(),
                 machine: "x86_64".into(),
             },
             phys: PhysInfo {
@@ -169,16 +151,18 @@ pub(crate) mod tests {
                 nr_cpus: 2,
                 max_cpu_id: 1,
                 nr_nodes: 1,
-                cpu_khz: 2_894_563,
+                cpu_khz: 2_596_143,
                 capabilities: xen_sys::XEN_SYSCTL_PHYSCAP_pv
                     | xen_sys::XEN_SYSCTL_PHYSCAP_hvm
                     | xen_sys::XEN_SYSCTL_PHYSCAP_hap
                     | xen_sys::XEN_SYSCTL_PHYSCAP_gnttab_v1
                     | xen_sys::XEN_SYSCTL_PHYSCAP_gnttab_v2,
                 total_pages: 524_127,
-                free_pages: 321_000,
-                outstanding_pages: 256,
-                hw_cap: [0x178bfbff, 0xf6f83203, 0, 0, 0x2c3, 0, 0, 0],
+                free_pages: 1424 * 256 + 255,
+                outstanding_pages: 0,
+                hw_cap: [
+                    0x1fcbf3fd, 0xf6d8320b, 0xec500800, 0x77, 0x5, 0x018843a9, 0x20c, 0,
+                ],
                 ..Default::default()
             },
             version: VersionInfo {
@@ -187,14 +171,17 @@ pub(crate) mod tests {
                     minor: 17,
                     extra: ".7".into(),
                 },
-                capabilities: "xen-3.0-x86_64 hvm-3.0-x86_32".into(),
+                capabilities: "xen-3.0-x86_64 hvm-3.0-x86_32 hvm-3.0-x86_32p hvm-3.0-x86_64 "
+                    .into(),
                 changeset: "".into(),
-                commandline: "console=com1 dom0_mem=768M,max:768M".into(),
-                compiler: "x86_64-linux-gnu-gcc (Debian 12.2.0-14) 12.2.0".into(),
+                commandline: "console=com1 com1=115200,8n1 dom0_mem=768M,max:768M \
+                              dom0_max_vcpus=2 loglvl=all guest_loglvl=all smap=0 "
+                    .into(),
+                compiler: "x86_64-linux-gnu-gcc (Debian 12.2.0-14+deb12u1) 12.2.0".into(),
                 compile_by: "pkg-xen-devel".into(),
                 compile_domain: "lists.alioth.debian.org".into(),
-                compile_date: "Wed Oct  1 00:00:00 UTC 2025".into(),
-                build_id: "abcdef01".into(),
+                compile_date: "Wed Nov  4 16:52:28 UTC 2026".into(),
+                build_id: "151b373fd64b321593bf987fd923cd10dabadac4".into(),
                 pagesize: 4096,
                 virt_start: 0xffff800000000000,
             },
@@ -203,36 +190,55 @@ pub(crate) mod tests {
         }
     }
 
+    fn render_xen(r: &HostReport, only: Option<&str>) -> String {
+        render::info(&host_info(r), only)
+    }
+
     #[test]
-    fn renders_like_xl_info() {
-        let text = render(&sample(), None);
-        let l: Vec<&str> = text.lines().collect();
-        assert_eq!(l[0], "host                   : lab");
-        assert!(text.contains("\ncpu_mhz                : 2894.563\n"));
-        assert!(text.contains("\nhw_caps                : 178bfbff:f6f83203:00000000:00000000:000002c3:00000000:00000000:00000000\n"));
-        assert!(text.contains("\nvirt_caps              : pv hvm hap gnttab-v1 gnttab-v2\n"));
-        assert!(text.contains("\ntotal_memory           : 2047\n"));
-        assert!(text.contains("\nfree_memory            : 1252\n"));
-        assert!(text.contains("\noutstanding_claims     : 1\n"));
-        assert!(text.contains("\nxen_version            : 4.17.7\n"));
-        assert!(text.contains("\nxen_scheduler          : credit2\n"));
-        assert!(text.contains("\nplatform_params        : virt_start=0xffff800000000000\n"));
-        assert!(text.contains("\nxen_changeset          : \n"));
-        assert_eq!(*l.last().unwrap(), "xend_config_format     : 4");
-        assert_eq!(l.len(), 34);
+    fn renders_recorded_xl_info() {
+        assert_eq!(render_xen(&sample(), None), RECORDED);
     }
 
     #[test]
     fn a_name_selects_values_by_prefix() {
-        assert_eq!(render(&sample(), Some("nr_cpus")), "2\n");
-        assert_eq!(render(&sample(), Some("xen_m")), "4\n17\n");
-        assert_eq!(render(&sample(), Some("nothing")), "");
+        assert_eq!(render_xen(&sample(), Some("nr_cpus")), "2\n");
+        assert_eq!(render_xen(&sample(), Some("xen_m")), "4\n17\n");
+        assert_eq!(
+            render_xen(&sample(), Some("virt_caps")),
+            "pv hvm hap gnttab-v1 gnttab-v2\n"
+        );
+        assert_eq!(render_xen(&sample(), Some("nothing")), "");
+    }
+
+    #[test]
+    fn claims_and_a_missing_free_cpus_line() {
+        let mut s = sample();
+        s.phys.outstanding_pages = 256;
+        s.free_cpus = None;
+        let text = render_xen(&s, None);
+        assert!(text.contains("\nfree_memory            : 1423\n"), "{text}");
+        assert!(
+            text.contains("\noutstanding_claims     : 1\nxen_major"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), RECORDED.lines().count() - 1);
     }
 
     #[test]
     fn no_virt_caps_prints_a_bare_colon() {
+        // xl's format is "virt_caps              :%s" with one " cap" per capability.
         let mut s = sample();
         s.phys.capabilities = 0;
-        assert!(render(&s, None).contains("\nvirt_caps              :\n"));
+        let text = render_xen(&s, None);
+        assert!(text.contains("\nvirt_caps              :\n"), "{text}");
+        assert_eq!(render_xen(&s, Some("virt_caps")), "");
+    }
+
+    #[test]
+    fn json_details_carry_the_typed_report() {
+        let h = host_info(&sample());
+        assert_eq!(h.details["phys"]["nr_cpus"], 2);
+        assert_eq!(h.details["uname"]["nodename"], "(none)");
+        assert_eq!(h.fields.len(), RECORDED.lines().count());
     }
 }
