@@ -154,8 +154,31 @@ impl KvmBackend {
         spec: &VmSpec,
         opts: &CreateOptions,
     ) -> Result<DomainId, KvmBackendError> {
-        let rec = self.run.reserve(&spec.name, spec.memory_mib, spec.vcpus)?;
-        match self.spawn(spec, &rec, opts) {
+        let text = serde_json::to_string_pretty(spec).unwrap_or_default();
+        self.create_json(&spec.name, spec.memory_mib, spec.vcpus, &text, opts)
+    }
+
+    /// Starts a VMM for an HVM guest: `rxl-kvm` runs it under QEMU, with the same run
+    /// directory entries and control socket as a microVM.
+    pub fn create_hvm(
+        &self,
+        spec: &crate::qemu::HvmSpec,
+        opts: &CreateOptions,
+    ) -> Result<DomainId, KvmBackendError> {
+        let text = serde_json::to_string_pretty(spec).unwrap_or_default();
+        self.create_json(&spec.name, spec.memory_mib, spec.vcpus, &text, opts)
+    }
+
+    fn create_json(
+        &self,
+        name: &str,
+        memory_mib: u64,
+        vcpus: u8,
+        spec_json: &str,
+        opts: &CreateOptions,
+    ) -> Result<DomainId, KvmBackendError> {
+        let rec = self.run.reserve(name, memory_mib, vcpus)?;
+        match self.spawn(name, spec_json, &rec, opts) {
             Ok(()) => Ok(DomainId(rec.id)),
             Err(e) => {
                 self.run.remove(rec.id);
@@ -166,7 +189,8 @@ impl KvmBackend {
 
     fn spawn(
         &self,
-        spec: &VmSpec,
+        name: &str,
+        spec_json: &str,
         rec: &VmRecord,
         opts: &CreateOptions,
     ) -> Result<(), KvmBackendError> {
@@ -175,8 +199,7 @@ impl KvmBackend {
             move |source| KvmBackendError::Io { path, source }
         };
         let spec_path = self.run.spec_path(rec.id);
-        let text = serde_json::to_string_pretty(spec).unwrap_or_default();
-        std::fs::write(&spec_path, text).map_err(io(&spec_path))?;
+        std::fs::write(&spec_path, spec_json).map_err(io(&spec_path))?;
         let log_path = self.run.root().join(format!("{}.log", rec.id));
         let log = File::create(&log_path).map_err(io(&log_path))?;
         let mut cmd = Command::new(&self.vmm_bin);
@@ -202,7 +225,7 @@ impl KvmBackend {
         let result = loop {
             if let Ok(Some(_)) = child.try_wait() {
                 break Err(KvmBackendError::StartFailed {
-                    name: spec.name.clone(),
+                    name: name.to_string(),
                     log: std::fs::read_to_string(&log_path)
                         .unwrap_or_default()
                         .trim()
@@ -222,7 +245,7 @@ impl KvmBackend {
                 let _ = child.kill();
                 let _ = child.wait();
                 break Err(KvmBackendError::StartFailed {
-                    name: spec.name.clone(),
+                    name: name.to_string(),
                     log: format!("the VMM did not come up within {START_TIMEOUT:?}"),
                 });
             }
@@ -417,6 +440,18 @@ impl Backend for KvmBackend {
     }
 
     fn create(&self, cfg: &DomainConfig, opts: &CreateOptions) -> Result<Created, BackendError> {
+        if cfg.effective_type() == rxl_config::model::GuestType::Hvm {
+            // HVM: QEMU is the device model, supervised by rxl-kvm (kvm-backend/src/qemu).
+            let mapped = crate::qemu::config::hvm_spec(cfg).map_err(|e| BackendError::Backend {
+                context: e.to_string(),
+                source: Box::new(e),
+            })?;
+            let id = self.create_hvm(&mapped.spec, opts)?;
+            return Ok(Created {
+                id,
+                warnings: mapped.warnings,
+            });
+        }
         let mapped = crate::from_config::vm_spec(cfg).map_err(|e| BackendError::Backend {
             context: e.to_string(),
             source: Box::new(e),

@@ -70,7 +70,9 @@ pub fn vm_spec(cfg: &DomainConfig) -> Result<Mapped, Unsupported> {
     }
     if cfg.effective_type() == GuestType::Hvm {
         bad.push(
-            "type=\"hvm\": firmware boot is not implemented by rxl-kvm (use type=\"pvh\" with kernel=)"
+            "type=\"hvm\": the microVM boots a kernel directly; HVM guests run under QEMU \
+             (`rxl --backend kvm create` and `rxl-kvm --config` route them there; \
+             qemu::config::hvm_spec maps them)"
                 .into(),
         );
     }
