@@ -39,7 +39,8 @@ EOF
 # loop device numbers, interface names).
 dev_nodes() {
     for p in /local/domain/0/backend/vbd/$1 /local/domain/0/backend/vif/$1 \
-        /local/domain/$1/device/vbd /local/domain/$1/device/vif /libxl/$1/device; do
+        /local/domain/$1/device/vbd /local/domain/$1/device/vif /libxl/$1/device/vbd \
+        /libxl/$1/device/vif; do
         xenstore-ls -fp "$p" 2>/dev/null
     done | sed -e "s#/$1/#/D/#g; s#/$1 #/D #g; s#\\([nrwb]\\)$1\\([,)]\\)#\\1D\\2#g" \
         -e "s#frontend-id = \"$1\"#frontend-id = \"D\"#" \

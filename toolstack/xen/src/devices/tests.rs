@@ -1,6 +1,6 @@
-//! The node layout against what libxl 4.17 writes (recorded from Debian's `xl create` in
-//! the Xen lab, scenario build-devices, with `xenstore-ls -fp`), the plan's refusals, and
-//! the hotplug scripts' environment.
+//! The node layout against what libxl 4.17 writes (Debian's `xl create` in the Xen lab,
+//! scenario build-devices, `xenstore-ls -fp`: the same nodes, values and permissions), the
+//! plan's refusals, and the hotplug scripts' environment.
 
 use super::*;
 fn cfg(text: &str) -> DomainConfig {
@@ -81,6 +81,7 @@ fn disk_nodes_match_libxl() {
             ("mode", "r"),
             ("device-type", "disk"),
             ("discard-enable", "0"),
+            ("specification", "xen"),
         ] {
             want.push(format!("{base}/{k} = \"{v}\"  ({p})"));
         }

@@ -173,6 +173,8 @@ impl Disk {
             back.push(("direct-io-safe", "1".into()));
         }
         back.push(("discard-enable", b(self.discard)));
+        // libxl 4.17 names the protocol the frontend speaks (`xen`; `virtio` is refused above).
+        back.push(("specification", "xen".into()));
         let mut front = vec![
             ("backend-id", "0".into()),
             ("state", "1".into()),
