@@ -4,8 +4,9 @@
 //! same without it (scheduler weights, grant-table sizes).
 
 use rxl_config::DomainConfig;
-use rxl_config::model::{Action as XlAction, GuestType};
+use rxl_config::model::{Action as XlAction, Device, GuestType};
 use rxl_config::spec::disk::DiskFormat;
+use rxl_config::spec::vif::VifSpec;
 
 use crate::spec::{Action, DiskSpec, NicSpec, VmSpec};
 
@@ -56,6 +57,43 @@ fn action(key: &str, a: Option<XlAction>, default: Action, warn: &mut Vec<String
         Some(XlAction::SoftReset) => {
             warn.push(format!("{key}=soft-reset: treated as restart"));
             Action::Restart
+        }
+    }
+}
+
+/// The `vif '...'` key both mappings name a vif by, or `None` with the problem in `bad` when
+/// the vif cannot run on KVM at all (a Xen driver-domain backend).
+pub(crate) fn vif_key(vif: &Device<VifSpec>, bad: &mut Vec<String>) -> Option<String> {
+    let key = format!("vif '{}'", vif.spec);
+    if vif.parsed.backend_domname.is_some() {
+        bad.push(format!("{key}: backend= is a Xen driver-domain feature"));
+        return None;
+    }
+    Some(key)
+}
+
+/// Warns, by name, about the vif keys KVM accepts but ignores (shared by the microVM and the
+/// QEMU mapping). `model_ignored`: the microVM has one NIC model; QEMU honours `model=`.
+pub(crate) fn vif_ignored_keys(
+    key: &str,
+    p: &VifSpec,
+    model_ignored: bool,
+    warn: &mut Vec<String>,
+) {
+    if p.script.is_some() {
+        warn.push(format!(
+            "{key}: script= ignored; the tap is attached to bridge= natively"
+        ));
+    }
+    for (what, set) in [
+        ("ip", p.ip.is_some()),
+        ("model", model_ignored && p.model.is_some()),
+        ("mtu", p.mtu.is_some()),
+        ("vlan", p.vlan.is_some()),
+        ("rate", p.rate_bytes_per_interval != 0),
+    ] {
+        if set {
+            warn.push(format!("{key}: {what}= has no effect on KVM (ignored)"));
         }
     }
 }
@@ -192,27 +230,10 @@ pub fn vm_spec(cfg: &DomainConfig) -> Result<Mapped, Unsupported> {
     let mut nics = Vec::new();
     for vif in &d.vifs {
         let p = &vif.parsed;
-        let key = format!("vif '{}'", vif.spec);
-        if p.backend_domname.is_some() {
-            bad.push(format!("{key}: backend= is a Xen driver-domain feature"));
+        let Some(key) = vif_key(vif, &mut bad) else {
             continue;
-        }
-        if p.script.is_some() {
-            warn.push(format!(
-                "{key}: script= ignored; the tap is attached to bridge= natively"
-            ));
-        }
-        for (what, set) in [
-            ("ip", p.ip.is_some()),
-            ("model", p.model.is_some()),
-            ("mtu", p.mtu.is_some()),
-            ("vlan", p.vlan.is_some()),
-            ("rate", p.rate_bytes_per_interval != 0),
-        ] {
-            if set {
-                warn.push(format!("{key}: {what}= has no effect on KVM (ignored)"));
-            }
-        }
+        };
+        vif_ignored_keys(&key, p, true, &mut warn);
         nics.push(NicSpec {
             tap: p.ifname.clone(),
             bridge: p.bridge.clone(),

@@ -4,7 +4,6 @@
 //! `HvmSpec` file) run under QEMU, supervised by this process (`rxl_kvm::qemu`).
 
 use std::fs::File;
-use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -277,27 +276,5 @@ fn managed_setup(
     id: u32,
     paused: bool,
 ) -> Result<(Arc<Supervisor>, File, VmRecord), String> {
-    let mut record = dir
-        .records()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(|| format!("domain id {id} is not reserved in {}", dir.root().display()))?;
-    record.pid = std::process::id();
-    let console_path = dir.console_path(id);
-    let console = File::options()
-        .create(true)
-        .append(true)
-        .open(&console_path)
-        .map_err(|e| format!("{}: {e}", console_path.display()))?;
-    let sock = dir.socket_path(id);
-    let _ = std::fs::remove_file(&sock);
-    let listener = UnixListener::bind(&sock).map_err(|e| format!("{}: {e}", sock.display()))?;
-    let sup = Supervisor::new(record.clone(), paused);
-    let s = sup.clone();
-    std::thread::Builder::new()
-        .name("control".into())
-        .spawn(move || server::serve(listener, s))
-        .map_err(|e| format!("control thread: {e}"))?;
-    Ok((sup, console, record))
+    server::start(dir, id, |record| Supervisor::new(record, paused))
 }

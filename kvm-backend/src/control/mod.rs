@@ -65,3 +65,49 @@ pub struct Reply {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub info: Option<VmInfo>,
 }
+
+impl Reply {
+    /// The reply to `info`.
+    pub fn with_info(info: VmInfo) -> Reply {
+        Reply {
+            ok: true,
+            error: None,
+            info: Some(info),
+        }
+    }
+
+    /// The reply to any other request: `ok`, or the reason it failed.
+    pub fn from_result(result: Result<(), String>) -> Reply {
+        match result {
+            Ok(()) => Reply {
+                ok: true,
+                error: None,
+                info: None,
+            },
+            Err(e) => Reply {
+                ok: false,
+                error: Some(e),
+                info: None,
+            },
+        }
+    }
+}
+
+/// The error for a request neither supervisor knows (at most 32 of its characters quoted).
+pub(crate) fn unknown_request(request: &str) -> String {
+    format!(
+        "unknown request '{}' (expected info, pause, resume, destroy, shutdown, reboot, input HEX)",
+        request.chars().take(32).collect::<String>()
+    )
+}
+
+/// Decodes the argument of an `input HEX` request.
+pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .collect()
+}

@@ -1,14 +1,15 @@
 //! The control server inside `rxl-kvm`: owns the VM's lifecycle across reboots (the
 //! [`Supervisor`]) and answers requests on the unix socket.
 
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::{Phase, Reply, VmInfo};
+use super::{Phase, Reply, VmInfo, decode_hex, unknown_request};
 use crate::devices::Devices;
-use crate::rundir::VmRecord;
+use crate::rundir::{RunDir, VmRecord};
 use crate::runstate::{ExitReason, RunControl};
 
 /// How long `pause` waits for every vCPU to park.
@@ -184,13 +185,7 @@ impl Supervisor {
     /// Serves one request line.
     pub fn handle(&self, request: &str) -> Reply {
         let result = match request.trim() {
-            "info" => {
-                return Reply {
-                    ok: true,
-                    error: None,
-                    info: Some(self.info()),
-                };
-            }
+            "info" => return Reply::with_info(self.info()),
             "pause" => self.running_control().and_then(|c| {
                 if c.pause_and_wait(PAUSE_TIMEOUT) {
                     self.lock().phase = Phase::Paused;
@@ -215,34 +210,10 @@ impl Supervisor {
             r if r.starts_with("input ") => self.input(&r["input ".len()..]),
             "shutdown" => self.press_power_button(false),
             "reboot" => self.press_power_button(true),
-            other => Err(format!(
-                "unknown request '{}' (expected info, pause, resume, destroy, shutdown, reboot, input HEX)",
-                other.chars().take(32).collect::<String>()
-            )),
+            other => Err(unknown_request(other)),
         };
-        match result {
-            Ok(()) => Reply {
-                ok: true,
-                error: None,
-                info: None,
-            },
-            Err(e) => Reply {
-                ok: false,
-                error: Some(e),
-                info: None,
-            },
-        }
+        Reply::from_result(result)
     }
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
-        .collect()
 }
 
 /// Hex encoding for `input` requests.
@@ -250,18 +221,31 @@ pub fn encode_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What answers control requests: the microVM's [`Supervisor`] and the QEMU supervisor
+/// ([`crate::qemu::supervisor::HvmSupervisor`]) speak the same protocol through [`serve`].
+pub trait Handler: Send + Sync + 'static {
+    /// Serves one request line.
+    fn handle(&self, request: &str) -> Reply;
+}
+
+impl Handler for Supervisor {
+    fn handle(&self, request: &str) -> Reply {
+        Supervisor::handle(self, request)
+    }
+}
+
 /// Accepts connections on `listener` forever, one request per connection.
-pub fn serve(listener: UnixListener, sup: Arc<Supervisor>) {
+pub fn serve<H: Handler>(listener: UnixListener, sup: Arc<H>) {
     for stream in listener.incoming() {
         match stream {
-            Ok(s) => serve_one(s, &sup),
+            Ok(s) => serve_one(s, &*sup),
             // A failed accept (e.g. EMFILE) only affects that client; keep serving.
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
     }
 }
 
-fn serve_one(stream: UnixStream, sup: &Supervisor) {
+fn serve_one<H: Handler>(stream: UnixStream, sup: &H) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut line = String::new();
     let mut reader = BufReader::new(&stream).take(MAX_REQUEST as u64);
@@ -272,6 +256,39 @@ fn serve_one(stream: UnixStream, sup: &Supervisor) {
     let mut out = serde_json::to_string(&reply).unwrap_or_else(|_| "{\"ok\":false}".into());
     out.push('\n');
     let _ = (&stream).write_all(out.as_bytes());
+}
+
+/// Managed mode's start, shared by the microVM and QEMU paths: takes domain `id`'s reserved
+/// record in `dir` for this process (its pid filled in, not yet written), opens the console log
+/// for appending, binds the control socket and serves it with the supervisor `make` builds.
+pub fn start<H: Handler>(
+    dir: &RunDir,
+    id: u32,
+    make: impl FnOnce(VmRecord) -> Arc<H>,
+) -> Result<(Arc<H>, File, VmRecord), String> {
+    let mut record = dir
+        .records()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| format!("domain id {id} is not reserved in {}", dir.root().display()))?;
+    record.pid = std::process::id();
+    let console_path = dir.console_path(id);
+    let console = File::options()
+        .create(true)
+        .append(true)
+        .open(&console_path)
+        .map_err(|e| format!("{}: {e}", console_path.display()))?;
+    let sock = dir.socket_path(id);
+    let _ = std::fs::remove_file(&sock);
+    let listener = UnixListener::bind(&sock).map_err(|e| format!("{}: {e}", sock.display()))?;
+    let sup = make(record.clone());
+    let s = sup.clone();
+    std::thread::Builder::new()
+        .name("control".into())
+        .spawn(move || serve(listener, s))
+        .map_err(|e| format!("control thread: {e}"))?;
+    Ok((sup, console, record))
 }
 
 #[cfg(test)]

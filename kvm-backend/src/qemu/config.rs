@@ -12,7 +12,7 @@ use rxl_config::spec::vdev::VdevScheme;
 use rxl_config::spec::vif::NicType;
 
 use super::spec::{DirectKernel, DiskBus, Firmware, HvmDisk, HvmNic, HvmSpec, HvmVga, Vnc};
-use crate::from_config::Unsupported;
+use crate::from_config::{Unsupported, vif_ignored_keys, vif_key};
 use crate::spec::{Action, NicSpec};
 
 /// Where Debian's `ovmf` package puts the UEFI firmware QEMU can load with `-bios`.
@@ -418,31 +418,15 @@ fn disks(cfg: &DomainConfig, spec: &mut HvmSpec, bad: &mut Vec<String>, warn: &m
 fn vifs(cfg: &DomainConfig, spec: &mut HvmSpec, bad: &mut Vec<String>, warn: &mut Vec<String>) {
     for vif in &cfg.devices.vifs {
         let p = &vif.parsed;
-        let key = format!("vif '{}'", vif.spec);
-        if p.backend_domname.is_some() {
-            bad.push(format!("{key}: backend= is a Xen driver-domain feature"));
+        let Some(key) = vif_key(vif, bad) else {
             continue;
-        }
+        };
         if p.nictype == Some(NicType::Vif) {
             warn.push(format!(
                 "{key}: type=vif (PV only) has no KVM equivalent; the guest gets an emulated NIC"
             ));
         }
-        if p.script.is_some() {
-            warn.push(format!(
-                "{key}: script= ignored; the tap is attached to bridge= natively"
-            ));
-        }
-        for (what, set) in [
-            ("ip", p.ip.is_some()),
-            ("mtu", p.mtu.is_some()),
-            ("vlan", p.vlan.is_some()),
-            ("rate", p.rate_bytes_per_interval != 0),
-        ] {
-            if set {
-                warn.push(format!("{key}: {what}= has no effect on KVM (ignored)"));
-            }
-        }
+        vif_ignored_keys(&key, p, false, warn);
         let model = match p.model.as_deref() {
             None | Some("rtl8139") => "rtl8139",
             Some("e1000") => "e1000",

@@ -15,7 +15,6 @@ pub mod spec;
 pub mod supervisor;
 
 use std::fs::File;
-use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -118,29 +117,7 @@ fn managed(spec: &HvmSpec, dir: &RunDir, id: u32, paused: bool) -> ExitCode {
 }
 
 fn setup(dir: &RunDir, id: u32) -> Result<(Arc<HvmSupervisor>, File, VmRecord), String> {
-    let mut record = dir
-        .records()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(|| format!("domain id {id} is not reserved in {}", dir.root().display()))?;
-    record.pid = std::process::id();
-    let console_path = dir.console_path(id);
-    let console = File::options()
-        .create(true)
-        .append(true)
-        .open(&console_path)
-        .map_err(|e| format!("{}: {e}", console_path.display()))?;
-    let sock = dir.socket_path(id);
-    let _ = std::fs::remove_file(&sock);
-    let listener = UnixListener::bind(&sock).map_err(|e| format!("{}: {e}", sock.display()))?;
-    let sup = HvmSupervisor::new(record.clone());
-    let s = sup.clone();
-    std::thread::Builder::new()
-        .name("control".into())
-        .spawn(move || supervisor::serve(listener, s))
-        .map_err(|e| format!("control thread: {e}"))?;
-    Ok((sup, console, record))
+    crate::control::server::start(dir, id, HvmSupervisor::new)
 }
 
 type Ready<'a> = Box<dyn FnOnce() -> Result<(), String> + 'a>;

@@ -3,18 +3,14 @@
 //! `input HEX`) and answers with the same [`Reply`]/[`VmInfo`], so `rxl list`, `rxl console`
 //! and the other verbs cannot tell the two apart. Requests become QMP commands.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::process::Boot;
-use crate::control::{Phase, Reply, VmInfo};
+use crate::control::server::Handler;
+use crate::control::{Phase, Reply, VmInfo, decode_hex, unknown_request};
 use crate::rundir::VmRecord;
 use crate::runstate::ExitReason;
-
-/// Longest request line accepted.
-const MAX_REQUEST: usize = 8192;
 
 struct State {
     boot: Option<Arc<Boot>>,
@@ -146,13 +142,7 @@ impl HvmSupervisor {
     pub fn handle(&self, request: &str) -> Reply {
         use Phase::{Paused, Running};
         let result = match request.trim() {
-            "info" => {
-                return Reply {
-                    ok: true,
-                    error: None,
-                    info: Some(self.info()),
-                };
-            }
+            "info" => return Reply::with_info(self.info()),
             "pause" => self.boot_in(&[Running, Paused]).and_then(|b| {
                 b.command("stop")?;
                 self.set_phase(Running, Paused);
@@ -181,58 +171,16 @@ impl HvmSupervisor {
                         .map_err(|_| "the domain has no console yet".to_string())
                         .and_then(|b| b.input(&bytes))
                 }),
-            other => Err(format!(
-                "unknown request '{}' (expected info, pause, resume, destroy, shutdown, reboot, input HEX)",
-                other.chars().take(32).collect::<String>()
-            )),
+            other => Err(unknown_request(other)),
         };
-        match result {
-            Ok(()) => Reply {
-                ok: true,
-                error: None,
-                info: None,
-            },
-            Err(e) => Reply {
-                ok: false,
-                error: Some(e),
-                info: None,
-            },
-        }
+        Reply::from_result(result)
     }
 }
 
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
+impl Handler for HvmSupervisor {
+    fn handle(&self, request: &str) -> Reply {
+        HvmSupervisor::handle(self, request)
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
-        .collect()
-}
-
-/// Accepts connections on `listener` forever, one request per connection.
-pub fn serve(listener: UnixListener, sup: Arc<HvmSupervisor>) {
-    for stream in listener.incoming() {
-        match stream {
-            Ok(s) => serve_one(s, &sup),
-            // A failed accept (e.g. EMFILE) only affects that client; keep serving.
-            Err(_) => std::thread::sleep(Duration::from_millis(10)),
-        }
-    }
-}
-
-fn serve_one(stream: UnixStream, sup: &HvmSupervisor) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut line = String::new();
-    let mut reader = BufReader::new(&stream).take(MAX_REQUEST as u64);
-    if reader.read_line(&mut line).is_err() {
-        return;
-    }
-    let reply = sup.handle(&line);
-    let mut out = serde_json::to_string(&reply).unwrap_or_else(|_| "{\"ok\":false}".into());
-    out.push('\n');
-    let _ = (&stream).write_all(out.as_bytes());
 }
 
 #[cfg(test)]
