@@ -47,8 +47,21 @@ for t in decode handler; do
   # The grown corpus stays local (it is git-ignored); a fresh clone starts from an empty one.
   mkdir -p "$work/corpus-$t"
   if [ -d "xenstore/fuzz/corpus/$t" ]; then cp -r "xenstore/fuzz/corpus/$t/." "$work/corpus-$t/"; fi
-  (cd xenstore/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --target-dir "$CARGO_TARGET_DIR/fuzz" "$t" "$work/corpus-$t" \
-      -- -max_total_time=30 -artifact_prefix="$work/" 2>&1 | grep -E "^(Done|INFO: -max_total_time)|panicked|ERROR|SUMMARY" ) \
-    || { echo "FAIL: fuzz target $t found a crash (artifacts in $work are removed on exit; rerun to reproduce)"; exit 1; }
+  # Build first: a build failure must not pass for a crash the fuzzer found.
+  if ! (cd xenstore/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build --target-dir "$CARGO_TARGET_DIR/fuzz" "$t") \
+      > "$work/build-$t.log" 2>&1; then
+    echo "FAIL: fuzz target $t did not build:"; tail -30 "$work/build-$t.log"; exit 1
+  fi
+  if ! (cd xenstore/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --target-dir "$CARGO_TARGET_DIR/fuzz" "$t" "$work/corpus-$t" \
+      -- -max_total_time=30 -artifact_prefix="$work/") > "$work/run-$t.log" 2>&1; then
+    echo "FAIL: fuzz target $t found a crash:"
+    grep -E "panicked|ERROR|SUMMARY|Test unit written" "$work/run-$t.log" | head -20
+    # The artifacts go with $work: print each crashing input so CI's output can reproduce it.
+    for a in "$work"/crash-* "$work"/oom-* "$work"/timeout-*; do
+      [ -f "$a" ] && { echo "input $(basename "$a") (hex):"; od -An -tx1 -v "$a" | head -40; }
+    done
+    exit 1
+  fi
+  grep -E "^(Done|INFO: -max_total_time)" "$work/run-$t.log" || true
 done
 echo "xenstore suite: all parts passed"
