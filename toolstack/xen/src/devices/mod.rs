@@ -25,6 +25,26 @@ use rxl_xenstore::wire::{Perm, PermKind, Perms, XsErrno};
 /// Where libxl (Debian's build) looks for hotplug scripts given without a directory.
 pub const SCRIPT_DIR: &str = "/etc/xen/scripts";
 
+/// Refuses a device whose `backend=` names a driver domain: rxl serves every backend from dom0.
+/// `key` is the device list (`disk`, `vif`), `label` names the entry.
+pub(crate) fn dom0_backend_only(
+    key: &'static str,
+    label: &str,
+    backend: Option<&str>,
+) -> Result<(), DeviceError> {
+    match backend.filter(|b| !matches!(*b, "0" | "Domain-0")) {
+        Some(be) => Err(DeviceError::Config {
+            key,
+            what: label.to_owned(),
+            why: format!(
+                "backend={be}: devices served by a driver domain are not supported; remove \
+                 backend= to serve it from dom0"
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// How long the kernel backend may take to probe a new device (libxl's `LIBXL_INIT_TIMEOUT`
 /// is 10 s; doubled for emulated hosts).
 const INIT_WAIT: Duration = Duration::from_secs(20);

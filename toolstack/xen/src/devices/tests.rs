@@ -188,11 +188,18 @@ fn unsupported_devices_are_refused_by_name() {
         ),
         ("vif=['type=ioemu']", "vif: #0"),
         ("vif=['backend=drv']", "vif: #0"),
+        (
+            &format!("disk=['format=raw,vdev=xvda,backend=drv,target={img}']"),
+            "disk: xvda",
+        ),
     ] {
         let c = cfg(&format!("name=\"g\"\n{text}\n"));
         let e = plan(&c).expect_err(text).to_string();
         assert!(e.starts_with(key), "{text}: {e}");
     }
+    let c = cfg("name=\"g\"\nvif=['backend=drv']\n");
+    let e = plan(&c).expect_err("driver domain").to_string();
+    assert!(e.contains("backend=drv") && e.contains("dom0"), "{e}");
     let c = cfg("name=\"g\"\ndisk=['format=raw,vdev=xvda,target=/no/such.img']\n");
     let e = plan(&c).expect_err("missing").to_string();
     assert!(e.contains("/no/such.img") && e.contains("xvda"), "{e}");

@@ -60,19 +60,7 @@ impl Disk {
     pub fn from_spec(spec: &str, d: &DiskSpec) -> Result<Disk, DeviceError> {
         let target = d.pdev_path.clone().unwrap_or_default();
         let label = format!("{} (target={target})", d.vdev);
-        if let Some(be) = d
-            .backend_domname
-            .as_deref()
-            .filter(|b| !matches!(*b, "0" | "Domain-0"))
-        {
-            return Err(refuse(
-                &label,
-                format!(
-                    "backend={be}: disks served by a driver domain are not supported; remove \
-                     backend= to serve the disk from dom0"
-                ),
-            ));
-        }
+        super::dom0_backend_only("disk", &label, d.backend_domname.as_deref())?;
         match d.backend {
             None | Some(DiskBackend::Phy) => {}
             Some(other) => {

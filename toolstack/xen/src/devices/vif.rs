@@ -73,19 +73,7 @@ impl Nic {
     pub fn from_spec(index: usize, spec: &str, v: &VifSpec) -> Result<Nic, DeviceError> {
         let devid = v.devid.unwrap_or(index as u32);
         let label = format!("#{devid} ({spec})");
-        if let Some(be) = v
-            .backend_domname
-            .as_deref()
-            .filter(|b| !matches!(*b, "0" | "Domain-0"))
-        {
-            return Err(refuse(
-                &label,
-                format!(
-                    "backend={be}: network driver domains are not supported; remove backend= to \
-                     serve the vif from dom0"
-                ),
-            ));
-        }
+        super::dom0_backend_only("vif", &label, v.backend_domname.as_deref())?;
         if v.nictype == Some(NicType::VifIoemu) {
             return Err(refuse(
                 &label,
