@@ -94,6 +94,12 @@ lab_secs() {
     LAB_S=${LAB_S%.*}
 }
 
+# lab_crashed RC: true when RC is a process killed by SIGSEGV (139) or SIGABRT (134). In this
+# nested-TCG lab any process occasionally dies of memory corruption it did not cause (seen in
+# busybox, Debian's xl -- "malloc(): unsorted double linked list corrupted" -- and rxl alike);
+# scenarios may retry such a run once, saying so with a WARN line.
+lab_crashed() { [ "$1" = 139 ] || [ "$1" = 134 ]; }
+
 # lab_domid NAME: prints the domain id of NAME (empty when there is no such domain).
 lab_domid() { xl domid "$1" 2>/dev/null; }
 
