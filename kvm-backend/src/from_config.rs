@@ -161,23 +161,7 @@ pub fn vm_spec(cfg: &DomainConfig) -> Result<Mapped, Unsupported> {
                 + &vcpus.to_string(),
         );
     }
-    for (key, set) in [
-        ("cpus", cfg.cpu.cpus.is_some()),
-        ("cpus_soft", cfg.cpu.cpus_soft.is_some()),
-        ("cpu_weight", cfg.cpu.cpu_weight.is_some()),
-        ("cap", cfg.cpu.cap.is_some()),
-        ("pool", cfg.pool.is_some()),
-        ("tsc_mode", cfg.tsc_mode.is_some()),
-        ("max_grant_frames", cfg.max_grant_frames.is_some()),
-        ("max_maptrack_frames", cfg.max_maptrack_frames.is_some()),
-        ("max_event_channels", cfg.max_event_channels.is_some()),
-        ("uuid", cfg.uuid.is_some()),
-        ("on_watchdog", cfg.actions.on_watchdog.is_some()),
-    ] {
-        if set {
-            warn.push(format!("{key}: has no effect on the KVM backend (ignored)"));
-        }
-    }
+    warn_xen_only_keys(cfg, &mut warn);
     for key in cfg.other.keys() {
         warn.push(format!("{key}: not modelled by rxl; ignored on KVM"));
     }
@@ -278,6 +262,28 @@ pub fn vm_spec(cfg: &DomainConfig) -> Result<Mapped, Unsupported> {
         },
         warnings,
     })
+}
+
+/// Warns, by key, about the Xen scheduling and interface keys a KVM guest (microVM or QEMU) has
+/// no use for: both mappings share this list.
+pub(crate) fn warn_xen_only_keys(cfg: &DomainConfig, warn: &mut Vec<String>) {
+    for (key, set) in [
+        ("cpus", cfg.cpu.cpus.is_some()),
+        ("cpus_soft", cfg.cpu.cpus_soft.is_some()),
+        ("cpu_weight", cfg.cpu.cpu_weight.is_some()),
+        ("cap", cfg.cpu.cap.is_some()),
+        ("pool", cfg.pool.is_some()),
+        ("tsc_mode", cfg.tsc_mode.is_some()),
+        ("max_grant_frames", cfg.max_grant_frames.is_some()),
+        ("max_maptrack_frames", cfg.max_maptrack_frames.is_some()),
+        ("max_event_channels", cfg.max_event_channels.is_some()),
+        ("uuid", cfg.uuid.is_some()),
+        ("on_watchdog", cfg.actions.on_watchdog.is_some()),
+    ] {
+        if set {
+            warn.push(format!("{key}: has no effect on the KVM backend (ignored)"));
+        }
+    }
 }
 
 #[cfg(test)]

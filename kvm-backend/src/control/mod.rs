@@ -53,6 +53,32 @@ pub struct VmInfo {
     pub uptime_secs: f64,
 }
 
+impl VmInfo {
+    /// The `info` reply of the VM described by `record`, started at `started`, in its current
+    /// boot state (shared by the microVM supervisor and the QEMU one).
+    pub fn new(
+        record: &crate::rundir::VmRecord,
+        started: std::time::Instant,
+        phase: Phase,
+        boots: u32,
+        last_exit: Option<ExitReason>,
+        exits: ExitCounts,
+    ) -> VmInfo {
+        VmInfo {
+            id: record.id,
+            name: record.name.clone(),
+            pid: record.pid,
+            memory_mib: record.memory_mib,
+            vcpus: record.vcpus,
+            phase,
+            boots,
+            last_exit,
+            exits,
+            uptime_secs: started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
 /// A reply on the socket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reply {

@@ -154,22 +154,19 @@ impl Supervisor {
     /// The `info` reply.
     pub fn info(&self) -> VmInfo {
         let s = self.lock();
-        VmInfo {
-            id: self.record.id,
-            name: self.record.name.clone(),
-            pid: self.record.pid,
-            memory_mib: self.record.memory_mib,
-            vcpus: self.record.vcpus,
-            phase: s.phase,
-            boots: s.boots,
-            last_exit: s.last_exit.clone(),
-            exits: s
-                .control
-                .as_ref()
-                .map(|c| c.stats.snapshot())
-                .unwrap_or_default(),
-            uptime_secs: self.started.elapsed().as_secs_f64(),
-        }
+        let exits = s
+            .control
+            .as_ref()
+            .map(|c| c.stats.snapshot())
+            .unwrap_or_default();
+        VmInfo::new(
+            &self.record,
+            self.started,
+            s.phase,
+            s.boots,
+            s.last_exit.clone(),
+            exits,
+        )
     }
 
     fn running_control(&self) -> Result<Arc<RunControl>, String> {

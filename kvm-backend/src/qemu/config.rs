@@ -450,23 +450,9 @@ fn vifs(cfg: &DomainConfig, spec: &mut HvmSpec, bad: &mut Vec<String>, warn: &mu
 }
 
 fn ignored_keys(cfg: &DomainConfig, bad: &mut Vec<String>, warn: &mut Vec<String>) {
-    for (key, set) in [
-        ("cpus", cfg.cpu.cpus.is_some()),
-        ("cpus_soft", cfg.cpu.cpus_soft.is_some()),
-        ("cpu_weight", cfg.cpu.cpu_weight.is_some()),
-        ("cap", cfg.cpu.cap.is_some()),
-        ("pool", cfg.pool.is_some()),
-        ("tsc_mode", cfg.tsc_mode.is_some()),
-        ("max_grant_frames", cfg.max_grant_frames.is_some()),
-        ("max_maptrack_frames", cfg.max_maptrack_frames.is_some()),
-        ("max_event_channels", cfg.max_event_channels.is_some()),
-        ("uuid", cfg.uuid.is_some()),
-        ("on_watchdog", cfg.actions.on_watchdog.is_some()),
-        ("nomigrate", cfg.nomigrate.is_some()),
-    ] {
-        if set {
-            warn.push(format!("{key}: has no effect on the KVM backend (ignored)"));
-        }
+    crate::from_config::warn_xen_only_keys(cfg, warn);
+    if cfg.nomigrate.is_some() {
+        warn.push("nomigrate: has no effect on the KVM backend (ignored)".into());
     }
     for key in cfg.other.keys() {
         warn.push(format!("{key}: not modelled by rxl; ignored on KVM"));

@@ -108,18 +108,16 @@ impl HvmSupervisor {
     /// The `info` reply.
     pub fn info(&self) -> VmInfo {
         let s = self.lock();
-        VmInfo {
-            id: self.record.id,
-            name: self.record.name.clone(),
-            pid: self.record.pid,
-            memory_mib: self.record.memory_mib,
-            vcpus: self.record.vcpus,
-            phase: s.phase,
-            boots: s.boots,
-            last_exit: s.last_exit.clone(),
-            exits: Default::default(),
-            uptime_secs: self.started.elapsed().as_secs_f64(),
-        }
+        // QEMU's exits are its own: none are counted here.
+        let exits = Default::default();
+        VmInfo::new(
+            &self.record,
+            self.started,
+            s.phase,
+            s.boots,
+            s.last_exit.clone(),
+            exits,
+        )
     }
 
     /// The current boot when it is in one of `phases`.
