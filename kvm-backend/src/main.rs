@@ -136,7 +136,10 @@ fn spec_from(args: &Args) -> Result<VmSpec, String> {
         for w in &mapped.warnings {
             eprintln!("rxl-kvm: warning: {}: {w}", path.display());
         }
-        return Ok(mapped.spec);
+        let mut spec = mapped.spec;
+        // --no-pit also applies to a domain file (xl.cfg has no key for it).
+        spec.pit &= !args.no_pit;
+        return Ok(spec);
     }
     let kernel = args.kernel.clone().ok_or("--kernel is required")?;
     let mut spec = VmSpec::new(args.name.clone(), kernel);

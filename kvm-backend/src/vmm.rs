@@ -269,6 +269,7 @@ impl Vmm {
             devices,
             control,
         } = self;
+        vm.register_memory()?;
         let mut handles = Vec::with_capacity(vcpus.len());
         for vcpu in vcpus {
             let (d, c) = (devices.clone(), control.clone());

@@ -15,6 +15,10 @@ for m in virtio_ring virtio virtio_mmio virtio_blk failover net_failover virtio_
   insmod /lib/modules/$m.ko 2>/dev/null || mark "L2-INSMOD-FAILED $m"
 done
 mark "L2-UP kernel=$(uname -r)"
+# Which clock Linux keeps time with (kvm-clock: no PIT ticks counted, see vm.rs) and whether
+# it set up a PIT at all (an "i8254"/"timer" line in /proc/interrupts).
+pit=none; grep -qE "IO-APIC .*(timer|i8254)|XT-PIC .*timer" /proc/interrupts && pit=yes
+mark "L2-CLOCK $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource) pit-irq=$pit"
 i=0; while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
 mark "L2-BLK-MD5=$(md5sum < /dev/vda | cut -d' ' -f1)"
 if ip link set eth0 up 2>/dev/null && ip addr add 10.99.0.2/24 dev eth0; then

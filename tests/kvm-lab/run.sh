@@ -116,6 +116,14 @@ n=$(grep -c -- "L2-PING-OK" <<<"$s" || true)
 if grep -q "^L2-UP kernel=" <<<"$s"; then log "ok   guest userspace writes to the serial console"; else log "FAIL guest tty console (no untimestamped L2-UP)"; ok=0; fi
 check "KVMLAB RUN-EXIT-OK poweroff poweroff" "guest poweroff (ACPI S5) ends the VM as poweroff"
 check "KVMLAB RUN-EXIT-OK reboot reboot" "guest reboot (i8042) ends the VM as reboot"
+check "KVMLAB RUN-MARKER-OK nopit" "Debian kernel boots to its marker without the PIT (rxl-kvm --no-pit)"
+check "KVMLAB RUN-EXIT-OK nopit poweroff" "the PIT-less guest powers off (ACPI S5)"
+# The PIT runs in discard mode (no reinjected ticks): fine because Linux's clock is kvm-clock
+# or the TSC, never PIT ticks ("jiffies"/"pit" clocksources) — checked in every boot.
+clocks=$(grep -o 'L2-CLOCK [^ ]* pit-irq=[a-z]*' <<<"$s" | sort | uniq -c | paste -sd';')
+if grep -q "L2-CLOCK" <<<"$s" && ! grep -E "L2-CLOCK " <<<"$s" | grep -qvE "L2-CLOCK (kvm-clock|tsc) "; then
+  log "ok   every boot keeps time with kvm-clock or the TSC, not PIT ticks ($clocks)"
+else log "FAIL guest clocksource not kvm-clock/tsc ($clocks)"; ok=0; fi
 check "KVMLAB BUTTON-REBOOT-OK" "rxl --backend kvm reboot: ACPI power button, guest shut down, same domain booted again (on_reboot=restart)"
 check "KVMLAB BUTTON-SHUTDOWN-OK" "rxl --backend kvm shutdown -w: ACPI power button, guest powered off, domain gone (on_poweroff=destroy)"
 check "KVMLAB BUTTON-PRESSES-SEEN 2" "the guest ran its power-button shutdown path for both requests"

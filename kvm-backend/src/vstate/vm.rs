@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
-use kvm_bindings::{CpuId, KVM_PIT_SPEAKER_DUMMY, kvm_pit_config};
+use kvm_bindings::{CpuId, KVM_PIT_SPEAKER_DUMMY, KVMIO, kvm_pit_config, kvm_reinject_control};
 use kvm_ioctls::{Cap, Kvm, VmFd};
 use vm_memory::GuestMemoryMmap;
+use vmm_sys_util::errno;
+use vmm_sys_util::ioctl::ioctl_with_ref;
 
 use super::memory::{self, MemoryError};
 use crate::arch::x86_64::{ArchError, cpuid, layout, msrs};
@@ -41,9 +43,10 @@ pub enum VmError {
     Arch(#[from] ArchError),
 }
 
-const REQUIRED_CAPS: [Cap; 5] = [
+const REQUIRED_CAPS: [Cap; 6] = [
     Cap::Irqchip,
     Cap::Pit2,
+    Cap::ReinjectControl,
     Cap::UserMemory,
     Cap::Irqfd,
     Cap::SetTssAddr,
@@ -90,9 +93,11 @@ impl Vm {
                 ..Default::default()
             };
             fd.create_pit2(config).map_err(kvm_op("KVM_CREATE_PIT2"))?;
+            pit_discard_lost_ticks(&fd).map_err(kvm_op("KVM_REINJECT_CONTROL"))?;
         }
+        // Mapped now, registered with KVM only by `register_memory`, just before the vCPUs
+        // run (see there).
         let mem = memory::create(memory_mib)?;
-        memory::register(&fd, &mem)?;
         let cpuid = cpuid::supported(&kvm)?;
         let msr_list = msrs::supported(&kvm)?;
         Ok(Vm {
@@ -103,6 +108,54 @@ impl Vm {
             msr_list,
         })
     }
+}
+
+impl Vm {
+    /// Registers guest RAM with KVM. Call once, after the devices, vCPUs and the kernel are
+    /// set up and before any vCPU runs.
+    ///
+    /// Why so late: registering a memory slot waits for an expedited SRCU grace period of
+    /// `kvm->srcu`, and on Linux 6.18 (this project's hosts) each in-kernel device created before (the irqchip's
+    /// and the PIT's I/O-bus registrations) leaves a normal grace period pending on it
+    /// (`call_srcu` in `kvm_io_bus_register_dev`), which the slot then waits for: one to two
+    /// timer ticks, 4-8 ms at HZ=250, whatever the VM's size (a known upstream regression;
+    /// Linux's fix makes those callbacks expedited). Registered before the devices instead,
+    /// the wait moves to the VM's teardown (`srcu_barrier`). Registered last, the tick runs
+    /// out while this VMM builds the vCPUs and loads the kernel, which it would do anyway.
+    pub fn register_memory(&self) -> Result<(), VmError> {
+        Ok(memory::register(&self.fd, &self.mem)?)
+    }
+}
+
+/// Ioctls kvm-ioctls has no wrapper for; numbers as in linux/kvm.h.
+mod nr {
+    use super::KVMIO;
+    vmm_sys_util::ioctl_io_nr!(KVM_REINJECT_CONTROL, KVMIO, 0x71);
+}
+
+/// Puts the PIT in "discard" mode (QEMU's `-global kvm-pit.lost_tick_policy=discard`): a tick
+/// the guest has not acknowledged yet is dropped instead of queued for reinjection.
+///
+/// KVM creates the PIT in reinject mode, for guests that keep time by counting PIT ticks (old
+/// Linux with the jiffies clocksource, Windows before Vista). Modern Linux keeps time with
+/// kvm-clock or the TSC and never counts PIT ticks, and the tiny guests don't use the PIT at
+/// all. Reinject mode also costs: it hangs an IRQ ack notifier and a mask notifier on the VM,
+/// and unhooking them at teardown waits twice for an SRCU grace period of `kvm->irq_srcu`
+/// (`kvm_pit_set_reinject(false)` in `kvm_free_pit`), ~16 ms on this host's close of the VM.
+/// Turning it off here, while the VM is still idle, makes those waits short (see
+/// docs/performance.md "KVM").
+fn pit_discard_lost_ticks(fd: &VmFd) -> Result<(), kvm_ioctls::Error> {
+    let control = kvm_reinject_control {
+        pit_reinject: 0,
+        ..Default::default()
+    };
+    // SAFETY: KVM_REINJECT_CONTROL only reads a `struct kvm_reinject_control`, which `control`
+    // is, from the pointer, and `fd` is a VM fd with a PIT.
+    let rc = unsafe { ioctl_with_ref(fd, nr::KVM_REINJECT_CONTROL(), &control) };
+    if rc < 0 {
+        return Err(errno::Error::last());
+    }
+    Ok(())
 }
 
 /// KVM facts for `rxl info` / `host-check`: `(name, value)` pairs, or why /dev/kvm is unusable.
