@@ -10,7 +10,7 @@ if [[ ${1:-} =~ ^[0-9]+$ ]]; then mib=$1; shift; fi
 RUNS=${RUNS:-30}
 bin=$(mktemp /tmp/vm-lifecycle.XXXXXX)
 trap 'rm -f "$bin" "$bin".*' EXIT
-gcc -O2 -o "$bin" "$here/vm-lifecycle.c"
+gcc -O2 -pthread -o "$bin" "$here/vm-lifecycle.c"
 for _ in $(seq "$RUNS"); do
   for order in "$@"; do "$bin" "$mib" "$order" | sed "s/^/$order /" >>"$bin.out"; done
 done

@@ -2,7 +2,7 @@
    ioctls rxl-kvm makes to create and destroy a VM, in an order given on the command line, and
    times each. Used for docs/performance.md "Where the time goes" and to choose rxl-kvm's ioctl
    order (most of the cost is SRCU grace periods, whose length depends on what came before).
-   Build:  gcc -O2 -o /tmp/vm-lifecycle kvm-backend/bench/vm-lifecycle.c
+   Build:  gcc -O2 -pthread -o /tmp/vm-lifecycle kvm-backend/bench/vm-lifecycle.c
    Run:    /tmp/vm-lifecycle MIB STEPS        e.g. 256 ipRmfv   (rxl-kvm's default order)
    STEPS, one letter each, run left to right after KVM_CREATE_VM + KVM_SET_TSS_ADDR:
      i  KVM_CREATE_IRQCHIP              p  KVM_CREATE_PIT2 (speaker dummy)
@@ -10,9 +10,14 @@
      m  KVM_SET_USER_MEMORY_REGION, MIB MiB of anonymous MAP_NORESERVE memory at 0
      f  three KVM_IRQFDs (GSI 4, 5, 9: COM1, virtio, GED)
      v  KVM_CREATE_VCPU 0              z  sleep 1 ms (to separate grace periods)
+     A  pin this thread off CPU 0 (the CPU that runs a small srcu_struct's callbacks)
+     a  unpin it                        T  start R on a second thread    J  join that thread
    then the VM fd (and vCPU fd) is closed: "close" is that teardown. Prints one line of
    milliseconds per step; run it 20-40 times and take medians (bench/vm-lifecycle-medians.sh). */
+#define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <linux/kvm.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,9 +41,27 @@ static void check(int rc, const char *what) {
     }
 }
 
+static int reinject_off(int vm) {
+    struct kvm_reinject_control rc = {.pit_reinject = 0};
+    return ioctl(vm, KVM_REINJECT_CONTROL, &rc);
+}
+
+static void *reinject_thread(void *vm) {
+    check(reinject_off((int)(long)vm), "KVM_REINJECT_CONTROL");
+    return NULL;
+}
+
+static void pin(int off_cpu0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c = off_cpu0 ? 1 : 0; c < CPU_SETSIZE; c++)
+        CPU_SET(c, &set);
+    sched_setaffinity(0, sizeof(set), &set);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s MIB STEPS   (STEPS: letters of i p R m f v z)\n", argv[0]);
+        fprintf(stderr, "usage: %s MIB STEPS   (STEPS: letters of i p R m f v z A a T J)\n", argv[0]);
         return 2;
     }
     long mib = atol(argv[1]);
@@ -46,6 +69,7 @@ int main(int argc, char **argv) {
     size_t sz = (size_t)mib << 20;
     void *m = NULL;
     int vcpu = -1;
+    pthread_t thread;
     double t0 = now();
     int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     check(kvm, "/dev/kvm");
@@ -64,11 +88,19 @@ int main(int argc, char **argv) {
             check(ioctl(vm, KVM_CREATE_PIT2, &pc), "KVM_CREATE_PIT2");
             break;
         }
-        case 'R': {
-            struct kvm_reinject_control rc = {.pit_reinject = 0};
-            check(ioctl(vm, KVM_REINJECT_CONTROL, &rc), "KVM_REINJECT_CONTROL");
+        case 'R':
+            check(reinject_off(vm), "KVM_REINJECT_CONTROL");
             break;
-        }
+        case 'T':
+            check(-pthread_create(&thread, NULL, reinject_thread, (void *)(long)vm), "pthread");
+            break;
+        case 'J':
+            pthread_join(thread, NULL);
+            break;
+        case 'A':
+        case 'a':
+            pin(*s == 'A');
+            break;
         case 'm': {
             m = mmap(0, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                      -1, 0);

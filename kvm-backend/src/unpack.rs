@@ -33,6 +33,9 @@ pub const ENV: &str = "RXL_KERNEL_CACHE";
 pub const DEFAULT_DIR: &str = "/var/cache/rxl/kernels";
 /// Entries kept.
 pub const KEEP: usize = 4;
+/// The variable choosing the unpacking thread's priority: a nice value (0-19, default 10) or
+/// `idle` (SCHED_IDLE: only CPU time nothing else wants).
+pub const PRIORITY_ENV: &str = "RXL_UNPACK_PRIORITY";
 /// Largest payload accepted after decompression (refuses decompression bombs).
 const MAX_OUTPUT: u64 = 512 << 20;
 const XEN_ELFNOTE_PHYS32_ENTRY: u32 = 18;
@@ -61,8 +64,7 @@ pub fn boot_image(kernel: &Path) -> PathBuf {
                 // the ~1 s of decompression still ends within a boot. Not nice 19 or
                 // SCHED_IDLE: on a loaded host those starve for the whole life of a busy
                 // guest and the cache never fills.
-                // SAFETY: setpriority(2) on the calling thread's own id; no memory is passed.
-                unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) };
+                lower_priority();
                 if let Err(why) = unpacked(&dir, &kernel) {
                     eprintln!(
                         "rxl-kvm: {}: cannot unpack for a PVH boot, the guest keeps decompressing it: {why}",
@@ -74,6 +76,27 @@ pub fn boot_image(kernel: &Path) -> PathBuf {
         drop(spawned);
     }
     kernel.to_path_buf()
+}
+
+/// Lowers the calling thread's priority as [`PRIORITY_ENV`] says (nice 10 by default).
+fn lower_priority() {
+    let wanted = std::env::var(PRIORITY_ENV).unwrap_or_default();
+    if wanted == "idle" {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: sched_setscheduler(2) on the calling thread (0), reading `param` only.
+        if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } == 0 {
+            return;
+        }
+    }
+    let nice = wanted.parse::<i32>().ok().filter(|n| (0..=19).contains(n));
+    // SAFETY: setpriority(2) on the calling thread's own id; no memory is passed.
+    unsafe {
+        libc::setpriority(
+            libc::PRIO_PROCESS,
+            libc::gettid() as libc::id_t,
+            nice.unwrap_or(10),
+        )
+    };
 }
 
 fn is_bzimage(kernel: &Path) -> bool {

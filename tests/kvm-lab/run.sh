@@ -130,7 +130,7 @@ check "KVMLAB BUTTON-PRESSES-SEEN 2" "the guest ran its power-button shutdown pa
 check "KVMLAB DONE rc=0" "lab finished cleanly"
 if [ "${LAB_BENCH:-0}" = 1 ]; then
   log "timings inside the lab (s from VMM start; L1 clock): vmm marker exit"
-  for v in rxl-kvm-cold rxl-kvm rxl-kvm-nocache qemu-microvm qemu-microvm-elf; do
+  for v in rxl-kvm-cold rxl-kvm-cold-idle rxl-kvm rxl-kvm-nocache qemu-microvm qemu-microvm-elf; do
     m=$(grep -o "BENCH-MARK $v [0-9.]*" <<<"$s" | awk '{print $3}' | paste -sd' ')
     e=$(grep -o "BENCH-EXIT $v [0-9.]*" <<<"$s" | awk '{print $3}' | paste -sd' ')
     log "  $v marker: $m   exit: $e"
