@@ -24,9 +24,10 @@ for order in "$@"; do
         # insertion sort, NR is small
         for (r = 2; r <= NR; r++) { x = a[r]; j = r - 1; while (j > 0 && a[j] > x) { a[j+1] = a[j]; j-- } a[j+1] = x }
         med = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2
-        # a step repeated in the order (e.g. two z) gets its position appended
         printf " %s=%.2f", k[i], med
       }
-      printf "   (max total %.1f, n=%d)\n", a[NR], NR
+      # a[] holds the sorted totals now (the last column)
+      for (r = 1; r <= NR; r++) if (a[r] < 10) u++
+      printf "   (total p90 %.1f, max %.1f, under 10 ms %d of %d)\n", a[int(NR * 0.9 + 0.5)], a[NR], u, NR
     }'
 done

@@ -10,8 +10,10 @@
      m  KVM_SET_USER_MEMORY_REGION, MIB MiB of anonymous MAP_NORESERVE memory at 0
      f  three KVM_IRQFDs (GSI 4, 5, 9: COM1, virtio, GED)
      v  KVM_CREATE_VCPU 0              z  sleep 1 ms (to separate grace periods)
+     w  1 ms of CPU work (a VMM loading a kernel)
      A  pin this thread off CPU 0 (the CPU that runs a small srcu_struct's callbacks)
      a  unpin it                        T  start R on a second thread    J  join that thread
+     U  T, that thread pinned off CPU 0
    then the VM fd (and vCPU fd) is closed: "close" is that teardown. Prints one line of
    milliseconds per step; run it 20-40 times and take medians (bench/vm-lifecycle-medians.sh). */
 #define _GNU_SOURCE
@@ -46,11 +48,6 @@ static int reinject_off(int vm) {
     return ioctl(vm, KVM_REINJECT_CONTROL, &rc);
 }
 
-static void *reinject_thread(void *vm) {
-    check(reinject_off((int)(long)vm), "KVM_REINJECT_CONTROL");
-    return NULL;
-}
-
 static void pin(int off_cpu0) {
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -59,9 +56,18 @@ static void pin(int off_cpu0) {
     sched_setaffinity(0, sizeof(set), &set);
 }
 
+static int thread_pinned;
+
+static void *reinject_thread(void *vm) {
+    if (thread_pinned)
+        pin(1);
+    check(reinject_off((int)(long)vm), "KVM_REINJECT_CONTROL");
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s MIB STEPS   (STEPS: letters of i p R m f v z A a T J)\n", argv[0]);
+        fprintf(stderr, "usage: %s MIB STEPS   (STEPS: letters of i p R m f v z w A a T U J)\n", argv[0]);
         return 2;
     }
     long mib = atol(argv[1]);
@@ -91,7 +97,9 @@ int main(int argc, char **argv) {
         case 'R':
             check(reinject_off(vm), "KVM_REINJECT_CONTROL");
             break;
+        case 'U':
         case 'T':
+            thread_pinned = *s == 'U';
             check(-pthread_create(&thread, NULL, reinject_thread, (void *)(long)vm), "pthread");
             break;
         case 'J':
@@ -125,6 +133,12 @@ int main(int argc, char **argv) {
         case 'z':
             usleep(1000);
             break;
+        case 'w': {
+            double end = now() + 1;
+            while (now() < end)
+                ;
+            break;
+        }
         default:
             fprintf(stderr, "unknown step '%c'\n", *s);
             return 2;

@@ -1,15 +1,15 @@
-//! The VM file descriptor: opened from /dev/kvm, with guest RAM registered, the in-kernel
-//! irqchip (PIC + IOAPIC + LAPICs) and PIT, and the host's CPUID/MSR lists for its vCPUs.
+//! The VM file descriptor: opened from /dev/kvm, with guest RAM (registered just before the
+//! vCPUs run), the in-kernel irqchip (PIC + IOAPIC + LAPICs) and PIT, and the host's
+//! CPUID/MSR lists for its vCPUs.
 
 use std::sync::Arc;
 
-use kvm_bindings::{CpuId, KVM_PIT_SPEAKER_DUMMY, KVMIO, kvm_pit_config, kvm_reinject_control};
+use kvm_bindings::CpuId;
 use kvm_ioctls::{Cap, Kvm, VmFd};
 use vm_memory::GuestMemoryMmap;
-use vmm_sys_util::errno;
-use vmm_sys_util::ioctl::ioctl_with_ref;
 
 use super::memory::{self, MemoryError};
+use super::pit::Pit;
 use crate::arch::x86_64::{ArchError, cpuid, layout, msrs};
 
 /// Failures while creating the VM.
@@ -54,6 +54,9 @@ const REQUIRED_CAPS: [Cap; 6] = [
 
 /// One VM: the KVM handles and its guest memory.
 pub struct Vm {
+    /// The in-kernel PIT, if any; held for its `Drop`. Declared first: dropping it joins a
+    /// thread that uses `fd`.
+    _pit: Option<Pit>,
     /// The /dev/kvm system fd.
     pub kvm: Kvm,
     /// The VM fd. Declared before `mem` so it is closed before the RAM it maps is unmapped.
@@ -85,22 +88,17 @@ impl Vm {
         fd.set_identity_map_address(layout::KVM_IDENTITY_MAP_ADDRESS)
             .map_err(kvm_op("KVM_SET_IDENTITY_MAP_ADDR"))?;
         fd.create_irq_chip().map_err(kvm_op("KVM_CREATE_IRQCHIP"))?;
-        // The PC speaker port (0x61) is emulated as a dummy so guests that calibrate against
-        // the PIT through it don't exit to us.
-        if pit {
-            let config = kvm_pit_config {
-                flags: KVM_PIT_SPEAKER_DUMMY,
-                ..Default::default()
-            };
-            fd.create_pit2(config).map_err(kvm_op("KVM_CREATE_PIT2"))?;
-            pit_discard_lost_ticks(&fd).map_err(kvm_op("KVM_REINJECT_CONTROL"))?;
-        }
+        let pit = pit
+            .then(|| Pit::create(&fd))
+            .transpose()
+            .map_err(kvm_op("KVM_CREATE_PIT2"))?;
         // Mapped now, registered with KVM only by `register_memory`, just before the vCPUs
         // run (see there).
         let mem = memory::create(memory_mib)?;
         let cpuid = cpuid::supported(&kvm)?;
         let msr_list = msrs::supported(&kvm)?;
         Ok(Vm {
+            _pit: pit,
             kvm,
             fd,
             mem: Arc::new(mem),
@@ -108,9 +106,7 @@ impl Vm {
             msr_list,
         })
     }
-}
 
-impl Vm {
     /// Registers guest RAM with KVM. Call once, after the devices, vCPUs and the kernel are
     /// set up and before any vCPU runs.
     ///
@@ -125,37 +121,6 @@ impl Vm {
     pub fn register_memory(&self) -> Result<(), VmError> {
         Ok(memory::register(&self.fd, &self.mem)?)
     }
-}
-
-/// Ioctls kvm-ioctls has no wrapper for; numbers as in linux/kvm.h.
-mod nr {
-    use super::KVMIO;
-    vmm_sys_util::ioctl_io_nr!(KVM_REINJECT_CONTROL, KVMIO, 0x71);
-}
-
-/// Puts the PIT in "discard" mode (QEMU's `-global kvm-pit.lost_tick_policy=discard`): a tick
-/// the guest has not acknowledged yet is dropped instead of queued for reinjection.
-///
-/// KVM creates the PIT in reinject mode, for guests that keep time by counting PIT ticks (old
-/// Linux with the jiffies clocksource, Windows before Vista). Modern Linux keeps time with
-/// kvm-clock or the TSC and never counts PIT ticks, and the tiny guests don't use the PIT at
-/// all. Reinject mode also costs: it hangs an IRQ ack notifier and a mask notifier on the VM,
-/// and unhooking them at teardown waits twice for an SRCU grace period of `kvm->irq_srcu`
-/// (`kvm_pit_set_reinject(false)` in `kvm_free_pit`), ~16 ms on this host's close of the VM.
-/// Turning it off here, while the VM is still idle, makes those waits short (see
-/// docs/performance.md "KVM").
-fn pit_discard_lost_ticks(fd: &VmFd) -> Result<(), kvm_ioctls::Error> {
-    let control = kvm_reinject_control {
-        pit_reinject: 0,
-        ..Default::default()
-    };
-    // SAFETY: KVM_REINJECT_CONTROL only reads a `struct kvm_reinject_control`, which `control`
-    // is, from the pointer, and `fd` is a VM fd with a PIT.
-    let rc = unsafe { ioctl_with_ref(fd, nr::KVM_REINJECT_CONTROL(), &control) };
-    if rc < 0 {
-        return Err(errno::Error::last());
-    }
-    Ok(())
 }
 
 /// KVM facts for `rxl info` / `host-check`: `(name, value)` pairs, or why /dev/kvm is unusable.
