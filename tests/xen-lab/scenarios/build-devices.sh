@@ -63,13 +63,18 @@ dev_guest() {
     tool=$1 gname=$2 gtype=$3
     dev_cfg "$gname.cfg" "$gname" "$(echo "$gtype" | tr '[:upper:]' '[:lower:]')" "$DISK"
     lab_now_ns; c0=$LAB_NS
-    if ! $tool -v create "$gname.cfg" > "create-$gname.out" 2>&1; then
+    v=-v; [ "$tool" = xl ] || v=-vv
+    if ! $tool $v create "$gname.cfg" > "create-$gname.out" 2>&1; then
         cat "create-$gname.out"
         lab_bad "$tool create $gname failed"
         return 1
     fi
     lab_now_ns
     lab_ok "$tool create $gname ($gtype) returned after $(((LAB_NS - c0) / 1000000)) ms"
+    # rxl's own account: each hotplug script's time (they run at once), the backends up after
+    # backends_ms, the last script done after ms (without the colours of a tty)
+    esc=$(printf '\033')
+    grep -E 'hotplug script ran|devices added' "create-$gname.out" | sed "s/$esc\[[0-9;]*m//g"
     if ! line=$(lab_wait_console "$gname" 300); then
         lab_bad "$gname printed no marker within 300 s"
         lab_show_console "$gname"

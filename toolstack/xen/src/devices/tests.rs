@@ -261,3 +261,29 @@ fn a_failing_script_reports_its_exit_and_output() {
     assert!(e.contains("timed out"), "{e}");
     assert!(t.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn the_scripts_of_several_devices_run_at_once() {
+    let sh = |cmd: &str| hotplug::Invocation {
+        argv: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
+        env: vec![],
+    };
+    let jobs = [
+        hotplug::Job::new("disk xvda", "/b/vbd/1/51712", sh("sleep 0.6; echo disk")),
+        hotplug::Job::new("vif 0", "/b/vif/1/0", sh("sleep 0.6; echo vif; exit 3")),
+    ];
+    let t = Instant::now();
+    let ran = hotplug::exec_all(&jobs);
+    assert!(
+        t.elapsed() < Duration::from_millis(1100),
+        "two 0.6 s scripts took {:?}: they ran one after the other",
+        t.elapsed()
+    );
+    // in the jobs' order, each with its own status and output
+    assert_eq!(ran.len(), 2);
+    let (code, out) = ran[0].clone().expect("disk ran");
+    assert_eq!((code, out.trim()), (Some(0), "disk"));
+    let (code, out) = ran[1].clone().expect("vif ran");
+    assert_eq!((code, out.trim()), (Some(3), "vif"));
+    assert!(hotplug::exec_all(&[]).is_empty());
+}
