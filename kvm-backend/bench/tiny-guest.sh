@@ -4,7 +4,7 @@
 # again without the i8254 PIT (rxl-kvm --no-pit, QEMU -M microvm,pit=off), two guest workloads:
 #   quiet: the guest prints GUEST-UP and powers off (~30 port exits; the peers' usual tiny guest)
 #   full:  the guest's whole self-test (UART report, MMIO probe; ~250 port exits)
-# Reports side by side: median wall time process start -> exit and mean CPU time (hyperfine -N,
+# Reports side by side (and the host's load average before and after): median wall time process start -> exit and mean CPU time (hyperfine -N,
 # RUNS runs after WARMUP warm-ups), median peak RSS (GNU time %M over RSS_RUNS runs), and the
 # creation rate (N VMs started at once; VMs per second until the last has exited).
 # Usage: kvm-backend/bench/tiny-guest.sh [OUTDIR]   (env: RUNS=60 WARMUP=5 RSS_RUNS=15 N=20)
@@ -16,6 +16,7 @@ mkdir -p "$out"
 if pgrep -f qemu-system >/dev/null; then
   echo "note: another QEMU is running on this host; numbers will be noisy" >&2
 fi
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 (cd "$root" && cargo build --release --locked -p rxl-kvm >&2)
 bin=${CARGO_TARGET_DIR:-$root/target}/release/rxl-kvm
 "$root/kvm-backend/guest/build.sh" "$out/guest" >&2
@@ -67,3 +68,6 @@ for w in quiet full; do
     done
   done
 done
+echo
+echo "load average (1/5/15 min): $load_before at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end;" \
+  "$(date -u '+%Y-%m-%d %H:%M UTC')"
