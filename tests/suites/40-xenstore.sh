@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Xenstore: rxenstored against real peers, no Xen needed.
-#  1. conformance: Debian's xenstore-read/-write/-ls/-list/-rm/-chmod/-exists/-watch and Xen's
+#  1. conformance (under both daemon event loops, io_uring and epoll): Debian's xenstore-read/-write/-ls/-list/-rm/-chmod/-exists/-watch and Xen's
 #     test-xenstore against rxenstored; rxenstore's output compared byte for byte with theirs;
 #     the Rust client; adversarial cases from the xenstored XSAs (cargo test targets);
 #  2. txn_stress.c linked to Debian's libxenstore: transaction increments from 6 processes,
@@ -24,8 +24,13 @@ tests/lib/debs.sh tests/deps/xenstore.debs "$work/debs" >/dev/null
 export RXL_TEST_XENSTORE=$work/debs/usr/lib/xen-4.17/bin/test-xenstore
 [ -x "$RXL_TEST_XENSTORE" ] || { echo "FAIL: test-xenstore missing from xen-utils-4.17"; exit 1; }
 
-echo "== 1. conformance, client and adversarial tests"
-cargo test -p rxl-xenstore --locked --test xenstore_utils --test client --test adversarial 2>&1
+echo "== 1. conformance, client and adversarial tests, under each event loop of rxenstored"
+# auto = io_uring where the kernel offers it (the daemon logs which); epoll = the fallback.
+for io_loop in auto epoll; do
+  echo "-- RXENSTORED_IO_LOOP=$io_loop"
+  RXENSTORED_IO_LOOP=$io_loop cargo test -p rxl-xenstore --locked --test xenstore_utils --test client \
+    --test adversarial --test ring 2>&1
+done
 
 echo "== 2. libxenstore txn_stress and test-xenstore -r against rxenstored"
 cargo build -p rxl-xenstore --bins --locked 2>&1 | tail -1

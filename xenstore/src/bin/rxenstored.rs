@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::Parser;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use rxl_xenstore::daemon::conflict::{ConflictLimiter, DEFAULT_BURST, DEFAULT_TICK};
+use rxl_xenstore::daemon::conn::engine::IoLoop;
 use rxl_xenstore::daemon::conn::ring::MapMode;
 use rxl_xenstore::daemon::conn::socket::{ListenSpec, Server};
 use rxl_xenstore::daemon::handler::Daemon;
@@ -56,6 +57,15 @@ struct Args {
     /// transactions, node-size, permissions, transaction-nodes. Repeatable.
     #[arg(long = "quota", value_name = "NAME=VALUE")]
     quotas: Vec<String>,
+    /// Event loop: io-uring (one io_uring_enter per round), epoll (readiness loop) or auto
+    /// (io_uring where the kernel offers it, else epoll). The choice is logged.
+    #[arg(
+        long,
+        env = "RXENSTORED_IO_LOOP",
+        default_value = "auto",
+        value_name = "auto|io-uring|epoll"
+    )]
+    io_loop: IoLoop,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -156,7 +166,7 @@ fn run(args: Args) -> Result<(), String> {
         // SA_RESTART, so poll(2) returns EINTR and the loop notices promptly.
         unsafe { sigaction(sig, &action) }.map_err(|e| format!("sigaction({sig}): {e}"))?;
     }
-    let mut server = Server::new(daemon, &specs).map_err(|e| e.to_string())?;
+    let mut server = Server::with_loop(daemon, &specs, args.io_loop).map_err(|e| e.to_string())?;
     if args.map_by_frame {
         server.set_map_mode(MapMode::FrameOnly);
     }
@@ -168,7 +178,7 @@ fn run(args: Args) -> Result<(), String> {
     } else {
         info!("socket mode: INTRODUCE records domains without mapping rings");
     }
-    info!("rxenstored ready");
+    info!(io_loop = server.io_loop(), "rxenstored ready");
     let served = server.run(&STOP).map_err(|e| e.to_string());
     info!("shutting down");
     let saved = if args.no_state {

@@ -1,8 +1,9 @@
 //! The connection: a writer shared by callers; replies are read by the caller itself
-//! until the first watch, then by a reader thread that routes replies (by request id) and
-//! watch events (by token).
+//! until the first watch (over io_uring on a socket: [`super::uring`]), then by a reader
+//! thread that routes replies (by request id) and watch events (by token).
 
 use std::collections::HashMap;
+use std::io::Cursor;
 use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
@@ -14,6 +15,7 @@ use crossbeam_channel::{Sender, bounded};
 
 use super::ClientError;
 use super::endpoint::Stream;
+use super::uring::{self, UringIo};
 use super::watch::{WatchEvent, WatchRegistry};
 use crate::wire::{HEADER_LEN, Header, Message, MsgType, XsErrno, split_strings};
 
@@ -30,6 +32,9 @@ enum ReadSide {
     /// The caller itself, holding this lock from its write to its reply (no watch yet):
     /// no thread hop per request, as libxenstore without a watch thread.
     Inline(Reader),
+    /// The caller itself, sending and reading in one `io_uring_enter` (a socket, from the
+    /// second request on, unless io_uring is unavailable or `RXENSTORE_CLIENT_IO=plain`).
+    Uring(Box<UringIo>),
     /// A reader thread routing replies and watch events (from the first watch on).
     Thread(JoinHandle<()>),
     /// Being switched over (never seen outside the lock).
@@ -43,6 +48,8 @@ pub(crate) struct Connection {
     next_req: AtomicU32,
     socket: Option<UnixStream>,
     reader: Mutex<ReadSide>,
+    /// The io_uring path may still be tried (cleared when it cannot be set up).
+    try_uring: AtomicBool,
 }
 
 fn read_message(r: &mut dyn Read) -> std::io::Result<Message> {
@@ -113,6 +120,7 @@ impl Connection {
             writer: Mutex::new(writer),
             shared,
             next_req: AtomicU32::new(1),
+            try_uring: AtomicBool::new(socket.is_some() && uring::enabled()),
             socket,
             reader: Mutex::new(ReadSide::Inline(reader)),
         })
@@ -122,11 +130,18 @@ impl Connection {
     /// then on replies are routed by request id.
     pub(crate) fn start_reader(&self) -> Result<(), ClientError> {
         let mut side = self.reader.lock().unwrap_or_else(|e| e.into_inner());
-        if !matches!(*side, ReadSide::Inline(_)) {
-            return Ok(());
-        }
-        let ReadSide::Inline(r) = std::mem::replace(&mut *side, ReadSide::Switching) else {
-            return Ok(());
+        let r = match std::mem::replace(&mut *side, ReadSide::Switching) {
+            ReadSide::Inline(r) => r,
+            ReadSide::Uring(u) => {
+                // The thread reads what the ring had already received, then the socket.
+                let (sock, pending) = u.into_parts();
+                let src: Box<dyn Read + Send> = Box::new(Cursor::new(pending).chain(sock));
+                std::io::BufReader::with_capacity(2 * (HEADER_LEN + 4096), src)
+            }
+            other => {
+                *side = other;
+                return Ok(());
+            }
         };
         let sh = self.shared.clone();
         match std::thread::Builder::new()
@@ -171,7 +186,24 @@ impl Connection {
         let msg =
             Message::new(ty as u32, req_id, tx_id, payload).map_err(|_| ClientError::TooLarge)?;
         let mut side = self.reader.lock().unwrap_or_else(|e| e.into_inner());
-        let reply = if let ReadSide::Inline(r) = &mut *side {
+        if req_id > 1 {
+            self.upgrade(&mut side);
+        }
+        let reply = if let ReadSide::Uring(u) = &mut *side {
+            let lost = |_| {
+                self.shared.dead.store(true, Ordering::SeqCst);
+                ClientError::ConnectionLost
+            };
+            u.exchange(msg.encode()).map_err(lost)?;
+            loop {
+                let m = u.read_message().map_err(lost)?;
+                if m.header.msg_type == MsgType::WatchEvent as u32 {
+                    deliver(&self.shared, &m);
+                } else if m.header.req_id == req_id {
+                    break m;
+                }
+            }
+        } else if let ReadSide::Inline(r) = &mut *side {
             // Requests from several threads take turns here, as with libxenstore.
             self.send(&msg)?;
             loop {
@@ -199,6 +231,23 @@ impl Connection {
             return Err(ClientError::Xs(XsErrno::from_name(&name)));
         }
         Ok(reply.payload)
+    }
+
+    /// Moves an inline socket reader onto io_uring, once, if that is allowed and works.
+    fn upgrade(&self, side: &mut ReadSide) {
+        if !self.try_uring.load(Ordering::Relaxed) {
+            return;
+        }
+        self.try_uring.store(false, Ordering::Relaxed);
+        let (ReadSide::Inline(r), Some(s)) = (&*side, &self.socket) else {
+            return;
+        };
+        if !r.buffer().is_empty() {
+            return;
+        }
+        if let Ok(u) = s.try_clone().and_then(|s| UringIo::new(s, Vec::new())) {
+            *side = ReadSide::Uring(Box::new(u));
+        }
     }
 
     /// Sends `msg` and waits for the reader thread to route its reply.

@@ -8,6 +8,7 @@
 mod conn;
 pub mod endpoint;
 mod txn;
+mod uring;
 mod watch;
 
 use std::path::{Path, PathBuf};

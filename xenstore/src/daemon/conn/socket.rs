@@ -1,4 +1,5 @@
-//! The unix-socket server: one thread, nonblocking sockets, one `epoll(7)` loop.
+//! The unix-socket server: one thread, one event loop (io_uring, or epoll as the fallback:
+//! [`super::engine`]).
 //!
 //! Why a single-threaded poll loop rather than a thread per connection: the core
 //! ([`Daemon`]) is a plain state machine, so one thread needs no locks and every request
@@ -9,22 +10,25 @@
 //! without bound (XSA-326/416). A client that sends garbage or an oversized header is
 //! disconnected; committed data is never touched by that.
 
-use std::collections::{HashMap, VecDeque};
-use std::io::{ErrorKind, IoSlice, Read, Write};
+use std::collections::HashMap;
+use std::io::ErrorKind;
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::poll::PollTimeout;
-use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+use nix::sys::epoll::EpollEvent;
 use thiserror::Error;
 use tracing::{debug, error, info, warn};
 
+use super::client::{Client, Transport};
 use super::dominfo::DomainProbe;
-use super::ring::{ERROR_PROTO, ERROR_RINGIDX, MapMode, RingConn, RingError};
+use super::engine::{Engine, IoLoop, POLL_EVTCHN, POLL_LISTENER, TOKEN_EVTCHN, TOKEN_LISTENER};
+use super::ring::{ERROR_PROTO, MapMode, RingConn, RingError};
+use super::uring::{Completion, Op};
 use super::xendev::EventChannels;
 
 /// `VIRQ_DOM_EXC`: a domain shut down or died.
@@ -56,9 +60,12 @@ pub enum SocketError {
     /// A non-socket file is in the way.
     #[error("{0} exists and is not a socket; remove it or choose another --socket path")]
     NotASocket(PathBuf),
-    /// poll(2) failed.
+    /// epoll failed.
     #[error("poll: {0}")]
     Poll(nix::Error),
+    /// io_uring failed (or, with `--io-loop io-uring`, is unavailable).
+    #[error("io_uring: {0}; run with --io-loop epoll (or {env}=epoll)", env = super::engine::IO_LOOP_ENV)]
+    Uring(std::io::Error),
 }
 
 /// A socket to listen on and who its clients are.
@@ -72,208 +79,15 @@ pub struct ListenSpec {
     pub privileged: bool,
 }
 
-/// How a client is reached.
-enum Transport {
-    Socket(UnixStream),
-    Ring(RingConn),
-}
-
-struct Client {
-    stream: Transport,
-    input: Vec<u8>,
-    output: VecDeque<(Vec<u8>, bool)>,
-    written: usize,
-    out_bytes: usize,
-    replies: usize,
-    closed: bool,
-    privileged: bool,
-    /// Events the socket is registered for in the server's epoll set.
-    interest: EpollFlags,
-    /// Already in this round's work list (dedup without a set).
-    listed: bool,
-    /// Its domain waits for conflict credit ([`Daemon::conflict_wait`]): the round's
-    /// timeout, not an immediate retry, brings it back.
-    conflict_paused: bool,
-}
-
-impl Client {
-    fn new(stream: Transport, privileged: bool) -> Client {
-        Client {
-            stream,
-            input: Vec::new(),
-            output: VecDeque::new(),
-            written: 0,
-            out_bytes: 0,
-            replies: 0,
-            closed: false,
-            privileged,
-            interest: EpollFlags::empty(),
-            listed: false,
-            conflict_paused: false,
-        }
-    }
-
-    fn queue(&mut self, bytes: Vec<u8>, is_reply: bool) {
-        self.out_bytes += bytes.len();
-        self.replies += usize::from(is_reply);
-        self.output.push_back((bytes, is_reply));
-    }
-
-    /// Writes queued output; returns whether anything was written.
-    fn flush(&mut self) -> bool {
-        let mut progress = false;
-        while let Some((front, is_reply)) = self.output.front() {
-            let r = match &mut self.stream {
-                // Several queued messages (a reply and its watch events) go out in one
-                // writev(2).
-                Transport::Socket(s) if self.output.len() > 1 => {
-                    let bufs: Vec<IoSlice<'_>> = std::iter::once(&front[self.written..])
-                        .chain(self.output.iter().skip(1).take(63).map(|(b, _)| &b[..]))
-                        .map(IoSlice::new)
-                        .collect();
-                    match s.write_vectored(&bufs) {
-                        Ok(n) if n > 0 => {
-                            self.consumed(n);
-                            progress = true;
-                            continue;
-                        }
-                        r => r,
-                    }
-                }
-                Transport::Socket(s) => s.write(&front[self.written..]),
-                Transport::Ring(r) => {
-                    r.page()
-                        .write_responses(&front[self.written..])
-                        .map_err(|e| {
-                            warn!(error = %e, "ring broken");
-                            r.page().set_error(ERROR_RINGIDX);
-                            std::io::Error::other(e)
-                        })
-                }
-            };
-            match r {
-                Ok(0) if matches!(self.stream, Transport::Ring(_)) => return progress,
-                Ok(0) => {
-                    self.closed = true;
-                    return progress;
-                }
-                Ok(n) => {
-                    progress = true;
-                    self.written += n;
-                    if self.written == front.len() {
-                        self.out_bytes -= front.len();
-                        self.replies -= usize::from(*is_reply);
-                        self.written = 0;
-                        self.output.pop_front();
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return progress,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    self.closed = true;
-                    return progress;
-                }
-            }
-        }
-        progress
-    }
-
-    /// Drops `n` written bytes from the front of the output queue.
-    fn consumed(&mut self, mut n: usize) {
-        while let Some((front, is_reply)) = self.output.front() {
-            let left = front.len() - self.written;
-            if n < left {
-                self.written += n;
-                return;
-            }
-            n -= left;
-            self.out_bytes -= front.len();
-            self.replies -= usize::from(*is_reply);
-            self.written = 0;
-            self.output.pop_front();
-        }
-    }
-
-    /// Reads available input; returns whether anything was read.
-    fn fill(&mut self) -> bool {
-        let before = self.input.len();
-        if let Transport::Ring(r) = &self.stream {
-            if self.input.len() < MAX_INPUT {
-                if let Err(e) = r.page().read_requests(&mut self.input) {
-                    warn!(error = %e, "ring broken, dropping the connection");
-                    r.page().set_error(ERROR_RINGIDX);
-                    self.closed = true;
-                }
-            }
-            return self.input.len() > before;
-        }
-        let Transport::Socket(stream) = &mut self.stream else {
-            return false;
-        };
-        let mut buf = [0u8; 16 * 1024];
-        while self.input.len() < MAX_INPUT {
-            match stream.read(&mut buf) {
-                Ok(0) => {
-                    self.closed = true;
-                    break;
-                }
-                Ok(n) => {
-                    self.input.extend_from_slice(&buf[..n]);
-                    // A short read drained the socket: no second read just to see EAGAIN
-                    // (one syscall less per request; poll is level-triggered, so
-                    // anything arriving meanwhile is seen next round).
-                    if n < buf.len() {
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    self.closed = true;
-                    break;
-                }
-            }
-        }
-        self.input.len() > before
-    }
-}
-
-/// Registers a socket for input while its buffer has room and for output while replies
-/// wait (an `epoll_ctl` only when that changes, which is rare).
-fn sync_interest(epoll: &Epoll, id: ConnId, c: &mut Client) {
-    let Transport::Socket(stream) = &c.stream else {
-        return;
-    };
-    let mut want = EpollFlags::empty();
-    if c.input.len() < MAX_INPUT {
-        want |= EpollFlags::EPOLLIN;
-    }
-    if !c.output.is_empty() {
-        want |= EpollFlags::EPOLLOUT;
-    }
-    if want != c.interest {
-        let mut ev = EpollEvent::new(want, id);
-        match epoll.modify(stream.as_fd(), &mut ev) {
-            Ok(()) => c.interest = want,
-            Err(e) => {
-                warn!(conn = id, error = %e, "epoll_ctl failed, dropping the connection");
-                c.closed = true;
-            }
-        }
-    }
-}
-
-/// epoll token of the event-channel device (connections use their id, from 1).
-const TOKEN_EVTCHN: u64 = u64::MAX;
-/// epoll token bit of listener `i` (`TOKEN_LISTENER | i`).
-const TOKEN_LISTENER: u64 = 1 << 62;
-
 /// The server: listeners, clients and the daemon core.
 pub struct Server {
     daemon: Daemon,
-    /// Sockets and the event-channel device: one epoll set, so a round costs one
-    /// `epoll_wait` however many clients are connected (poll(2) would scan them all).
-    epoll: Epoll,
+    /// The event loop: io_uring (one `io_uring_enter` per round) or one epoll set (one
+    /// `epoll_wait` per round however many clients are connected; poll(2) would scan
+    /// them all) watching the sockets and the event-channel device.
+    engine: Engine,
+    /// io_uring completions of this round (scratch, kept for its allocation).
+    done: Vec<Completion>,
     listeners: Vec<(UnixListener, ListenSpec)>,
     clients: HashMap<ConnId, (Client, u32)>,
     next_id: ConnId,
@@ -321,24 +135,37 @@ fn bind(spec: &ListenSpec) -> Result<UnixListener, SocketError> {
 }
 
 impl Server {
-    /// Binds every socket in `specs` (replacing stale socket files).
+    /// Binds every socket in `specs` (replacing stale socket files), with the event loop
+    /// `$RXENSTORED_IO_LOOP` chooses ([`IoLoop::from_env`]; io_uring where available).
     pub fn new(daemon: Daemon, specs: &[ListenSpec]) -> Result<Server, SocketError> {
-        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(SocketError::Poll)?;
+        let choice =
+            IoLoop::from_env().map_err(|e| SocketError::Uring(std::io::Error::other(e)))?;
+        Server::with_loop(daemon, specs, choice)
+    }
+
+    /// Binds every socket in `specs` (replacing stale socket files), with event loop `choice`.
+    pub fn with_loop(
+        daemon: Daemon,
+        specs: &[ListenSpec],
+        choice: IoLoop,
+    ) -> Result<Server, SocketError> {
+        let mut engine = Engine::open(choice)?;
         let mut listeners = Vec::new();
         for (i, s) in specs.iter().enumerate() {
             let l = bind(s)?;
-            epoll
-                .add(
-                    l.as_fd(),
-                    EpollEvent::new(EpollFlags::EPOLLIN, TOKEN_LISTENER | i as u64),
-                )
-                .map_err(SocketError::Poll)?;
+            engine
+                .watch_listener(i, l.as_fd())
+                .map_err(|source| SocketError::Listen {
+                    path: s.path.clone(),
+                    source,
+                })?;
             listeners.push((l, s.clone()));
             info!(path = %s.path.display(), domid = s.domid, privileged = s.privileged, "listening");
         }
         Ok(Server {
             daemon,
-            epoll,
+            engine,
+            done: Vec::new(),
             listeners,
             clients: HashMap::new(),
             next_id: 1,
@@ -357,6 +184,11 @@ impl Server {
     /// Chooses how guests' pages are mapped (before [`Server::enable_xen`]).
     pub fn set_map_mode(&mut self, mode: MapMode) {
         self.map_mode = mode;
+    }
+
+    /// The event loop in use: `"io_uring"` or `"epoll"`.
+    pub fn io_loop(&self) -> &'static str {
+        self.engine.name()
     }
 
     /// The daemon core (for the final state dump).
@@ -397,10 +229,25 @@ impl Server {
             None => timeout,
         };
         let mut events = [EpollEvent::empty(); 128];
-        let n = match self.epoll.wait(&mut events, timeout) {
-            Ok(n) => n,
-            Err(nix::errno::Errno::EINTR) => return Ok(()),
-            Err(e) => return Err(SocketError::Poll(e)),
+        let mut done = std::mem::take(&mut self.done);
+        let n = match &mut self.engine {
+            Engine::Epoll(ep) => match ep.wait(&mut events, timeout) {
+                Ok(n) => n,
+                Err(nix::errno::Errno::EINTR) => return Ok(()),
+                Err(e) => return Err(SocketError::Poll(e)),
+            },
+            Engine::Uring(u) => {
+                let t = timeout
+                    .as_millis()
+                    .map(|ms| Duration::from_millis(ms.into()))
+                    .unwrap_or(Duration::from_secs(3600));
+                let t = (!t.is_zero()).then_some(t);
+                if let Err(e) = u.round(t, &mut done) {
+                    self.done = done;
+                    return Err(SocketError::Uring(e));
+                }
+                0
+            }
         };
         debug_assert!(self.work.is_empty());
         // Carried connections and rings first (they were there before this round's
@@ -424,6 +271,10 @@ impl Server {
                 }
             }
         }
+        for c in done.drain(..) {
+            evtchn_ready |= self.complete(c);
+        }
+        self.done = done;
         if evtchn_ready {
             let fired = match &mut self.xen {
                 Some(ev) => ev.pending().unwrap_or_else(|e| {
@@ -456,7 +307,7 @@ impl Server {
                 continue;
             };
             c.listed = false;
-            if c.flush() && matches!(c.stream, Transport::Ring(_)) {
+            if self.engine.flush(c) {
                 kick.push(*id);
             }
         }
@@ -469,6 +320,7 @@ impl Server {
             };
             if c.closed {
                 debug!(conn = id, "connection closed");
+                self.engine.close(c);
                 if let Some((
                     Client {
                         stream: Transport::Ring(r),
@@ -486,23 +338,75 @@ impl Server {
                 continue;
             }
             if c.input.len() >= HEADER_LEN {
-                // Requests left buffered: no epoll event will bring them back. If only
-                // the output pause held them and that output is gone, go on at once;
-                // output still queued brings EPOLLOUT, a conflict pause the timeout.
+                // Requests left buffered: no event will bring them back. If only the
+                // output pause held them and that output is gone, go on at once; output
+                // still queued brings EPOLLOUT (or its send's completion), a conflict
+                // pause the timeout.
                 if c.output.is_empty() && !c.conflict_paused {
                     self.wake_in = Some(Duration::ZERO);
                 }
                 self.carry.push(id);
             }
-            sync_interest(&self.epoll, id, c);
+            self.engine.sync(id, c);
             if c.closed {
-                // epoll_ctl failed: reap it next round, at once.
+                // epoll_ctl or the io_uring submission failed: reap it next round, at once.
                 self.wake_in = Some(Duration::ZERO);
                 self.carry.push(id);
             }
         }
         self.work = work;
         Ok(())
+    }
+
+    /// Takes one io_uring completion; returns whether the event-channel device is ready.
+    fn complete(&mut self, done: Completion) -> bool {
+        match done.op {
+            Op::Recv(id) => {
+                if let Some((c, _)) = self.clients.get_mut(&id) {
+                    if let Some(n) = done.linked_send {
+                        c.send_done(n as i32);
+                    }
+                    c.recv_done(done.result, done.data.as_deref().unwrap_or_default());
+                    self.list(id);
+                }
+                if let (Engine::Uring(u), Some(buf)) = (&mut self.engine, done.data) {
+                    u.recycle(buf);
+                }
+            }
+            Op::Send(id) => {
+                if let Some((c, _)) = self.clients.get_mut(&id) {
+                    c.send_done(done.result);
+                    self.list(id);
+                }
+            }
+            Op::Poll(token) => {
+                // One-shot polls: re-armed after each completion.
+                let Engine::Uring(u) = &mut self.engine else {
+                    return false;
+                };
+                if token == POLL_EVTCHN {
+                    if let Some(ev) = &self.xen {
+                        if let Err(e) =
+                            u.poll(POLL_EVTCHN, std::os::fd::AsRawFd::as_raw_fd(&ev.fd()))
+                        {
+                            error!(error = %e, "cannot re-arm the event-channel poll");
+                        }
+                    }
+                    return true;
+                }
+                let i = (token - POLL_LISTENER) as usize;
+                if i < self.listeners.len() {
+                    self.accept(i);
+                    let fd = std::os::fd::AsRawFd::as_raw_fd(&self.listeners[i].0);
+                    if let Engine::Uring(u) = &mut self.engine {
+                        if let Err(e) = u.poll(token, fd) {
+                            error!(error = %e, "cannot re-arm the listener's poll");
+                        }
+                    }
+                }
+            }
+        }
+        false
     }
 
     /// Reads a ring's requests, handling a reconnection request first.
@@ -592,11 +496,11 @@ impl Server {
             self.xen = Some(ev);
         }
         if let Some(ev) = &self.xen {
-            self.epoll
-                .add(ev.fd(), EpollEvent::new(EpollFlags::EPOLLIN, TOKEN_EVTCHN))
-                .map_err(|e| RingError::Device {
-                    what: "epoll_ctl(/dev/xen/evtchn)",
-                    source: e.into(),
+            self.engine
+                .watch_evtchn(ev.fd())
+                .map_err(|source| RingError::Device {
+                    what: "watching /dev/xen/evtchn",
+                    source,
                 })?;
         }
         // Domain deaths (VIRQ_DOM_EXC) release their domains even without RELEASE.
@@ -638,23 +542,18 @@ impl Server {
         loop {
             match self.listeners[i].0.accept() {
                 Ok((stream, _)) => {
-                    if stream.set_nonblocking(true).is_err() {
-                        continue;
-                    }
                     let spec = &self.listeners[i].1;
                     let id = self.next_id;
-                    if let Err(e) = self
-                        .epoll
-                        .add(stream.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, id))
-                    {
-                        warn!(error = %e, "epoll_ctl failed, connection refused");
+                    let mut c = Client::new(Transport::Socket(stream), spec.privileged);
+                    if let Err(e) = self.engine.add_conn(id, &mut c) {
+                        warn!(error = %e, "cannot watch the connection, refused");
                         continue;
                     }
                     self.next_id += 1;
                     self.daemon.connect(id, spec.domid, spec.privileged);
                     debug!(conn = id, domid = spec.domid, "connection accepted");
-                    let mut c = Client::new(Transport::Socket(stream), spec.privileged);
-                    c.interest = EpollFlags::EPOLLIN;
+                    // io_uring: its first recv is armed now, not after the next round.
+                    self.engine.sync(id, &mut c);
                     self.clients.insert(id, (c, spec.domid));
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
