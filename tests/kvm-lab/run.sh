@@ -3,8 +3,9 @@
 # with nested paging), loads kvm + kvm_amd, and runs rxl-kvm inside on that real /dev/kvm: a
 # stock Debian kernel + busybox initramfs boots to a marker, reads a known disk over virtio-blk
 # (checksum compared with the host's), pings a bridge in the lab VM over virtio-net on a tap, and
-# ends by ACPI power-off and by an i8042 reboot, each mapped to the right exit reason; then
-# `rxl --backend kvm reboot` and `shutdown -w` press the guest's ACPI power button.
+# ends by ACPI power-off and by an i8042 reboot, each mapped to the right exit reason, boots once
+# more without the i8254 PIT (--no-pit), and checks that every boot keeps time with kvm-clock or
+# the TSC; then `rxl --backend kvm reboot` and `shutdown -w` press the guest's ACPI power button.
 # Usage: tests/kvm-lab/run.sh   (root; env WORK=/tmp/rxl-kvm-lab, LAB_TIMEOUT=600, and
 #        LAB_BENCH=1 to also time rxl-kvm against QEMU microvm inside the lab, 3 boots each)
 # Exit 0 when every check passed; logs in $WORK (serial.log).
