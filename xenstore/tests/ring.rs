@@ -1,6 +1,9 @@
 //! The server loop serving a guest ring, on an in-process page (no Xen): requests split
-//! across the ring's wraparound, replies, reconnection, and a guest corrupting its indices.
+//! across the ring's wraparound, replies, reconnection, a guest corrupting its indices, and
+//! a daemon restart under a connected ring.
 
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -8,6 +11,8 @@ use nix::poll::PollTimeout;
 use rxl_xenstore::daemon::conn::ring::{PAGE_SIZE, RingConn, RingPage};
 use rxl_xenstore::daemon::conn::socket::{ListenSpec, Server};
 use rxl_xenstore::daemon::handler::Daemon;
+use rxl_xenstore::daemon::persist;
+use rxl_xenstore::daemon::quota::Quotas;
 use rxl_xenstore::wire::{Message, MsgType};
 
 #[repr(C, align(4096))]
@@ -128,6 +133,120 @@ fn server_serves_a_ring() {
     server.turn(PollTimeout::ZERO).unwrap();
     assert_eq!(guest.word(2072).load(Ordering::Acquire), 2);
     assert_eq!(server.daemon().connections(), 0);
+    drop(server);
+    // SAFETY: the server (and its RingPage) is gone; free the page allocated above.
+    drop(unsafe { Box::from_raw(raw) });
+}
+
+/// Sends one request on a raw socket and turns the server until its reply is there.
+fn sock_req(server: &mut Server, s: &mut UnixStream, ty: MsgType, payload: &[u8]) -> Vec<u8> {
+    s.write_all(
+        &Message::new(ty as u32, 1, 0, payload.to_vec())
+            .unwrap()
+            .encode(),
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        server.turn(PollTimeout::from(20u16)).unwrap();
+        let mut buf = [0u8; 4096];
+        match s.read(&mut buf) {
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+        if let Some((m, _)) = Message::decode(&got).unwrap() {
+            return m.payload;
+        }
+    }
+    panic!("no reply to {ty:?}");
+}
+
+/// A restart (state dump, new daemon, ring attached again) keeps the ring's watches: the
+/// guest registered them once and goes on waiting for their events.
+#[test]
+fn ring_watches_survive_a_daemon_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = ListenSpec {
+        path: dir.path().join("sock"),
+        domid: 0,
+        privileged: true,
+    };
+    let state = dir.path().join("state");
+    let raw = Box::into_raw(Box::new(Page([0; PAGE_SIZE])));
+    let base = NonNull::new(raw as *mut u8).unwrap();
+    let guest = Guest(base.as_ptr());
+
+    let mut server = Server::new(Daemon::default(), std::slice::from_ref(&spec)).unwrap();
+    let mut s = UnixStream::connect(&spec.path).unwrap();
+    s.set_nonblocking(true).unwrap();
+    assert_eq!(
+        sock_req(
+            &mut server,
+            &mut s,
+            MsgType::Mkdir,
+            b"/local/domain/5/control\0"
+        ),
+        b"OK\0"
+    );
+    assert_eq!(
+        sock_req(
+            &mut server,
+            &mut s,
+            MsgType::SetPerms,
+            b"/local/domain/5/control\0n5\0"
+        ),
+        b"OK\0"
+    );
+    // SAFETY: `raw` is a live, aligned 4096-byte page until freed at the end of the test.
+    let page = unsafe { RingPage::new(base, 5) };
+    server.attach_ring(5, false, RingConn::from_page(page));
+    guest.send(
+        &Message::new(
+            MsgType::Watch as u32,
+            2,
+            0,
+            b"control/shutdown\0tok\0".to_vec(),
+        )
+        .unwrap()
+        .encode(),
+    );
+    server.turn(PollTimeout::ZERO).unwrap();
+    let out = guest.recv_all();
+    let (reply, used) = Message::decode(&out).unwrap().unwrap();
+    assert_eq!(reply.payload, b"OK\0");
+    assert!(
+        Message::decode(&out[used..]).unwrap().is_some(),
+        "initial event"
+    );
+
+    // SIGTERM: the rings' watches go into the dump with the tree.
+    server.stash_ring_watches();
+    persist::save(server.daemon(), &state).unwrap();
+    drop(s);
+    drop(server);
+
+    let d = persist::load(&state, Quotas::default()).unwrap().unwrap();
+    let mut server = Server::new(d, std::slice::from_ref(&spec)).unwrap();
+    // SAFETY: as above; the first server and its RingPage are gone.
+    let page = unsafe { RingPage::new(base, 5) };
+    server.attach_ring(5, false, RingConn::from_page(page));
+    let mut s = UnixStream::connect(&spec.path).unwrap();
+    s.set_nonblocking(true).unwrap();
+    // `xl shutdown`: the toolstack writes control/shutdown; the guest hears it.
+    assert_eq!(
+        sock_req(
+            &mut server,
+            &mut s,
+            MsgType::Write,
+            b"/local/domain/5/control/shutdown\0poweroff"
+        ),
+        b"OK\0"
+    );
+    server.turn(PollTimeout::ZERO).unwrap();
+    let (ev, _) = Message::decode(&guest.recv_all()).unwrap().unwrap();
+    assert_eq!(ev.header.msg_type, MsgType::WatchEvent as u32);
+    assert_eq!(ev.payload, b"control/shutdown\0tok\0");
     drop(server);
     // SAFETY: the server (and its RingPage) is gone; free the page allocated above.
     drop(unsafe { Box::from_raw(raw) });

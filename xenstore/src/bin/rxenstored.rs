@@ -184,6 +184,7 @@ fn run(args: Args) -> Result<(), String> {
     let saved = if args.no_state {
         Ok(())
     } else {
+        server.stash_ring_watches();
         persist::save(server.daemon(), &args.state)
             .map(|()| info!(file = %args.state.display(), "state saved"))
             .map_err(|e| e.to_string())

@@ -65,6 +65,12 @@ pub struct Daemon {
     /// Domains seen shut down (their @releaseDomain already fired).
     shut_down: std::collections::HashSet<u32>,
     conns: HashMap<ConnId, ConnState>,
+    /// Watches of guests' (and dom0's kernel's) rings kept across a restart, by domain:
+    /// filled before the state dump and by its reload, handed back when the ring is
+    /// attached again. A guest's xenbus registers its watches once and knows nothing of
+    /// the restart, so without them `xl shutdown` or a backend's device watch would go
+    /// unheard.
+    pub ring_watches: BTreeMap<u32, Vec<Watch>>,
 }
 
 impl Default for Daemon {
@@ -91,6 +97,7 @@ impl Daemon {
             quotas,
             special_perms,
             pending_features: HashMap::new(),
+            ring_watches: BTreeMap::new(),
             shut_down: Default::default(),
             conflicts: ConflictLimiter::default(),
             conns: HashMap::new(),
@@ -108,6 +115,21 @@ impl Daemon {
                 ..Default::default()
             },
         );
+    }
+
+    /// The watches registered on connection `id`.
+    pub fn watches_of(&self, id: ConnId) -> &[Watch] {
+        self.conns.get(&id).map_or(&[], |c| &c.watches)
+    }
+
+    /// Gives connection `id` the watches its domain's ring had before a restart (if any).
+    pub fn restore_ring_watches(&mut self, id: ConnId) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if let Some(ws) = self.ring_watches.remove(&c.domid) {
+            c.watches = ws;
+        }
     }
 
     /// Forgets a connection with its watches and open transactions.

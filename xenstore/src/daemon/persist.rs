@@ -1,9 +1,10 @@
 //! State across restarts: the tree, domains, targets, quotas and special-node permissions
 //! are dumped to a JSON file on SIGTERM and reloaded on start.
 //!
-//! Connections, watches and open transactions are not kept: their clients are gone after
-//! a restart anyway (a socket client reconnects; a guest ring would be re-attached from
-//! the domain table, see docs/xenstore.md). The dump is written to a temporary file,
+//! The watches of rings are kept too (by domain): a guest's xenbus, or dom0's kernel
+//! backends, register theirs once and carry on over the re-attached ring unaware of the
+//! restart. Socket connections, their watches and open transactions are not kept: those
+//! clients are gone after a restart anyway (and reconnect). The dump is written to a temporary file,
 //! synced and renamed, so a crash mid-dump leaves the previous state intact.
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use thiserror::Error;
 use super::domain::Domain;
 use super::handler::Daemon;
 use super::quota::Quotas;
+use super::watch::Watch;
 use crate::wire::Perms;
 
 /// Errors reading or writing the state file.
@@ -62,6 +64,18 @@ struct Dump {
     targets: BTreeMap<u32, u32>,
     quotas: BTreeMap<String, u32>,
     special_perms: BTreeMap<String, Vec<String>>,
+    /// Watches of rings, by domain (absent in dumps from before they were kept).
+    #[serde(default)]
+    ring_watches: BTreeMap<u32, Vec<WatchDump>>,
+}
+
+/// One ring watch in the dump.
+#[derive(Serialize, Deserialize)]
+struct WatchDump {
+    path: String,
+    token: String,
+    depth: Option<u32>,
+    strip: Option<String>,
 }
 
 fn hex(b: &[u8]) -> String {
@@ -103,6 +117,22 @@ pub fn save(d: &Daemon, path: &Path) -> Result<(), PersistError> {
             .special_perms
             .iter()
             .map(|(k, v)| (k.clone(), v.to_strings()))
+            .collect(),
+        ring_watches: d
+            .ring_watches
+            .iter()
+            .map(|(domid, ws)| {
+                let ws = ws
+                    .iter()
+                    .map(|w| WatchDump {
+                        path: w.path.clone(),
+                        token: w.token.clone(),
+                        depth: w.depth,
+                        strip: w.strip.clone(),
+                    })
+                    .collect();
+                (*domid, ws)
+            })
             .collect(),
     };
     let text = serde_json::to_vec(&dump).map_err(|e| io(std::io::Error::other(e)))?;
@@ -163,6 +193,22 @@ pub fn load(path: &Path, mut quotas: Quotas) -> Result<Option<Daemon>, PersistEr
             d.special_perms.insert(k, p);
         }
     }
+    d.ring_watches = dump
+        .ring_watches
+        .into_iter()
+        .map(|(domid, ws)| {
+            let ws = ws
+                .into_iter()
+                .map(|w| Watch {
+                    path: w.path,
+                    token: w.token,
+                    depth: w.depth,
+                    strip: w.strip,
+                })
+                .collect();
+            (domid, ws)
+        })
+        .collect();
     Ok(Some(d))
 }
 
@@ -195,6 +241,7 @@ mod tests {
         assert_eq!(e.store.get("/a").unwrap().perms.to_strings(), ["r0", "b5"]);
         assert_eq!(e.domains.get(&5).unwrap().gfn, 123);
         assert_eq!(e.quotas.get(None, "nodes"), Some(500));
+        assert!(e.ring_watches.is_empty());
         assert!(
             load(&dir.path().join("none"), Quotas::default())
                 .unwrap()
@@ -203,5 +250,39 @@ mod tests {
         fs::write(&f, "{\n  \"version\": oops").unwrap();
         let err = load(&f, Quotas::default()).unwrap_err().to_string();
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn ring_watches_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("state.json");
+        let mut d = Daemon::default();
+        let w = Watch {
+            path: "/local/domain/5/control/shutdown".into(),
+            token: "FFFF8880".into(),
+            depth: None,
+            strip: Some("/local/domain/5".into()),
+        };
+        d.ring_watches.insert(5, vec![w.clone()]);
+        save(&d, &f).unwrap();
+        let mut e = load(&f, Quotas::default()).unwrap().unwrap();
+        assert_eq!(e.ring_watches.get(&5), Some(&vec![w.clone()]));
+        // The ring attached again as connection 9 gets them back, once.
+        e.connect(9, 5, false);
+        e.restore_ring_watches(9);
+        assert_eq!(e.watches_of(9), [w]);
+        assert!(e.ring_watches.is_empty());
+        // A dump from before ring watches were kept still loads.
+        let old = fs::read_to_string(&f).unwrap();
+        let old = old.replace(r#","ring_watches":{"5":[{"path":"/local/domain/5/control/shutdown","token":"FFFF8880","depth":null,"strip":"/local/domain/5"}]}"#, "");
+        assert!(!old.contains("ring_watches"), "{old}");
+        fs::write(&f, old).unwrap();
+        assert!(
+            load(&f, Quotas::default())
+                .unwrap()
+                .unwrap()
+                .ring_watches
+                .is_empty()
+        );
     }
 }

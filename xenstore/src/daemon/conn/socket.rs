@@ -196,6 +196,21 @@ impl Server {
         &self.daemon
     }
 
+    /// Before the state dump: records every ring's watches by domain, so the rings
+    /// re-attached after a restart keep them ([`Daemon::ring_watches`]).
+    pub fn stash_ring_watches(&mut self) {
+        for id in &self.rings {
+            if let Some((_, domid)) = self.clients.get(id) {
+                let ws = self.daemon.watches_of(*id).to_vec();
+                self.daemon
+                    .ring_watches
+                    .entry(*domid)
+                    .or_default()
+                    .extend(ws);
+            }
+        }
+    }
+
     /// Serves until `stop` is set (checked at least once a second and on every signal).
     pub fn run(&mut self, stop: &AtomicBool) -> Result<(), SocketError> {
         while !stop.load(Ordering::Relaxed) {
@@ -475,6 +490,8 @@ impl Server {
         let id = self.next_id;
         self.next_id += 1;
         self.daemon.connect(id, domid, privileged);
+        // After a restart: the watches this domain's ring had.
+        self.daemon.restore_ring_watches(id);
         self.clients
             .insert(id, (Client::new(Transport::Ring(ring), privileged), domid));
         self.rings.push(id);
@@ -515,6 +532,13 @@ impl Server {
         let known: Vec<Domain> = self.daemon.domains.values().cloned().collect();
         for d in known {
             self.attach_domain(&d);
+        }
+        // Rings that could not be attached again have lost their watches.
+        for domid in std::mem::take(&mut self.daemon.ring_watches).into_keys() {
+            warn!(
+                domid,
+                "ring not re-attached after the restart: its watches are dropped"
+            );
         }
         Ok(())
     }

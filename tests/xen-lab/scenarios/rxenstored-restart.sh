@@ -1,0 +1,54 @@
+# rxenstored restarted under a running PV guest, as an admin upgrading it would: SIGTERM (the tree,
+# the domains and every ring's watches go to the state file), start again (reload, rings mapped
+# again from the domain table), and the guest's xenbus keeps working without knowing: `xl list`
+# still sees it, and `xl shutdown -w` -- which only works if the guest's watch on
+# control/shutdown survived and its ring and event channel are served again -- stops it. dom0's
+# own ring (its kernel's xenbus and backends) is re-attached the same way.
+# xen-lab xenstored: rxenstored
+# xen-lab timeout: 480
+# xen-lab needs: rxenstored
+. /lab/lib.sh
+state=$(cat /run/lab/toolstack)
+if [ "$state" != up ]; then
+    echo "----- rxenstored log (last 40 lines) -----"; tail -40 /tmp/xenstored.log
+    lab_fail "dom0 toolstack on rxenstored: $state"
+fi
+lab_boot_guest /lab/guests/pv.cfg lab-pv PV 'cmdline="console=hvc0 rdinit=/init xenlab.hold"' || lab_done
+domid=$(lab_domid lab-pv)
+[ -n "$domid" ] || lab_fail "no domain id for lab-pv"
+# The guest's xenbus is up (and has registered its watches) before the restart.
+feat="" ; lab_secs; end=$((LAB_S + 60))
+while [ "$LAB_S" -lt "$end" ]; do
+    feat=$(xenstore-read "/local/domain/$domid/control/feature-poweroff" 2>/dev/null)
+    [ "$feat" != 1 ] || break
+    sleep 0.5; lab_secs
+done
+lab_eq "lab-pv xenbus up before the restart: control/feature-poweroff" "$feat" 1
+grep -m1 'io_loop=' /tmp/xenstored.log
+pid=$(cat /run/xenstored.pid)
+kill -TERM "$pid"
+lab_secs; end=$((LAB_S + 30))
+while [ -d "/proc/$pid" ] && [ "$LAB_S" -lt "$end" ]; do sleep 0.2; lab_secs; done
+if [ -d "/proc/$pid" ]; then lab_fail "rxenstored (pid $pid) still running 30 s after SIGTERM"; fi
+if grep -q 'state saved' /tmp/xenstored.log; then lab_ok "rxenstored saved its state on SIGTERM"
+else tail -20 /tmp/xenstored.log; lab_bad "no 'state saved' in rxenstored's log"; fi
+echo "----- restart -----" >> /tmp/xenstored.log
+RUST_LOG=info rxenstored >> /tmp/xenstored.log 2>&1 &
+echo $! > /run/xenstored.pid
+lab_secs; end=$((LAB_S + 60))
+until timeout 3 xenstore-ls / > /dev/null 2>&1; do
+    lab_secs; [ "$LAB_S" -lt "$end" ] || { tail -30 /tmp/xenstored.log; lab_fail "restarted rxenstored does not answer within 60 s"; }
+    sleep 1
+done
+after=$(sed -n '/----- restart -----/,$p' /tmp/xenstored.log)
+echo "$after" | head -20
+if echo "$after" | grep -q 'state reloaded'; then lab_ok "the restarted rxenstored reloaded its state"
+else lab_bad "no 'state reloaded' after the restart"; fi
+if echo "$after" | grep -q "ring attached.*domid=$domid"; then lab_ok "lab-pv's ring (domid $domid) attached again"
+else lab_bad "lab-pv's ring (domid $domid) not attached again"; fi
+if echo "$after" | grep -q 'ring attached.*domid=0'; then lab_ok "dom0's own ring attached again"
+else lab_bad "dom0's own ring not attached again"; fi
+lab_eq "lab-pv's name read from the restarted daemon" "$(xenstore-read "/local/domain/$domid/name")" lab-pv
+lab_guest_xenbus_and_shutdown lab-pv
+echo "----- rxenstored log (last 20 lines) -----"; tail -20 /tmp/xenstored.log
+lab_done
