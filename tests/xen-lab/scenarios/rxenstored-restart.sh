@@ -13,7 +13,10 @@ if [ "$state" != up ]; then
     echo "----- rxenstored log (last 40 lines) -----"; tail -40 /tmp/xenstored.log
     lab_fail "dom0 toolstack on rxenstored: $state"
 fi
-lab_boot_guest /lab/guests/pv.cfg lab-pv PV 'cmdline="console=hvc0 rdinit=/init xenlab.hold"' || lab_done
+if ! lab_boot_guest /lab/guests/pv.cfg lab-pv PV 'cmdline="console=hvc0 rdinit=/init xenlab.hold"'; then
+    echo "----- rxenstored log (last 60 lines) -----"; tail -60 /tmp/xenstored.log
+    lab_done
+fi
 domid=$(lab_domid lab-pv)
 [ -n "$domid" ] || lab_fail "no domain id for lab-pv"
 # The guest's xenbus is up (and has registered its watches) before the restart.

@@ -9,6 +9,7 @@ use tracing::warn;
 
 use super::ring::{ERROR_RINGIDX, RingConn};
 use super::socket::MAX_INPUT;
+use crate::wire::{HEADER_LEN, Header};
 
 /// How a client is reached.
 pub(super) enum Transport {
@@ -180,6 +181,18 @@ impl Client {
             }
         }
         self.input.len() > before
+    }
+
+    /// Whether a whole request (or a header that will fail to decode) is buffered. A
+    /// partial one needs no carrying: the rest arrives with a read event. (libxenstore
+    /// writes a request's header and payload separately; carrying the header alone made
+    /// the loop spin until the payload came.)
+    pub(super) fn has_request(&self) -> bool {
+        if self.input.len() < HEADER_LEN {
+            return false;
+        }
+        Header::decode(&self.input[..HEADER_LEN])
+            .map_or(true, |h| self.input.len() >= HEADER_LEN + h.len as usize)
     }
 
     /// io_uring loop: takes a recv's completion (`result` bytes of `data`, 0 at end of

@@ -352,8 +352,9 @@ impl Server {
                 self.daemon.disconnect(id);
                 continue;
             }
-            if c.input.len() >= HEADER_LEN {
-                // Requests left buffered: no event will bring them back. If only the
+            if c.has_request() {
+                // Requests left buffered: no event will bring them back (the rest of a
+                // partial one comes with the next read event). If only the
                 // output pause held them and that output is gone, go on at once; output
                 // still queued brings EPOLLOUT (or its send's completion), a conflict
                 // pause the timeout.
