@@ -14,7 +14,7 @@
 //! its header (libxl's holds processor objects that nothing needs without CPU hotplug, and
 //! compiling AML would need `iasl` at build time), and there is no `acpi_info` page (only that
 //! DSDT reads it). Everything fits in one page at `0xfc000000`, libxl's
-//! `ACPI_INFO_PHYSICAL_ADDRESS`, marked ACPI NVS in the e820 as libxl marks it.
+//! `ACPI_INFO_PHYSICAL_ADDRESS`, marked ACPI (type 3, "ACPI data") in the e820 as libxl marks it.
 
 /// Guest frame of the table page (libxl's `ACPI_INFO_PHYSICAL_ADDRESS`).
 pub const ACPI_PFN: u64 = 0xfc000;

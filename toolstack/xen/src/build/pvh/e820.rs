@@ -5,8 +5,9 @@
 pub const RAM: u32 = 1;
 /// e820 reserved.
 pub const RESERVED: u32 = 2;
-/// e820 ACPI NVS (libxl's type for the pages holding the ACPI tables).
-pub const NVS: u32 = 4;
+/// e820 ACPI (reclaimable tables): libxl's `E820_ACPI` for the ACPI table pages, which a
+/// guest under xl reports as "ACPI data".
+pub const ACPI: u32 = 3;
 
 /// First pfn after the special-page region.
 pub const SPECIAL_END_PFN: u64 = 0xff000;
@@ -61,7 +62,7 @@ pub fn memory_map(ram_bytes: u64) -> Vec<E820Entry> {
         E820Entry {
             addr: super::acpi::ACPI_GPA,
             size: 4096,
-            kind: NVS,
+            kind: ACPI,
         },
     ]
 }
@@ -85,7 +86,7 @@ mod tests {
         assert!(r.addr <= CONSOLE_PFN << 12 && (XENSTORE_PFN + 1) << 12 <= r.addr + r.size);
         assert_eq!(r.to_bytes()[16], RESERVED as u8);
         let a = m[2];
-        assert_eq!((a.addr, a.kind), (super::super::acpi::ACPI_GPA, NVS));
+        assert_eq!((a.addr, a.kind), (super::super::acpi::ACPI_GPA, ACPI));
         assert!(a.addr >= r.addr + r.size || a.addr + a.size <= r.addr);
     }
 }
