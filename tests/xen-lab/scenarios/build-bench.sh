@@ -73,5 +73,27 @@ for item in pv_elf:/lab/domu/vmlinux pv_bzimage:/lab/domu/vmlinuz pvh_elf:/lab/d
         [ -n "$m" ] && summary "create-$tag-marker-$tool" $m
     done
 done
+# Where rxl's time goes: `rxl -v create` logs each phase's time and page faults, printed here as
+# PHASE lines (exec-to-main from the monotonic clock at main, which the log carries).
+for tag in pv_elf pvh_elf; do
+    cfg=/lab/guests/${tag%%_*}.cfg g=prof-$tag
+    lab_now_ns; t0=$LAB_NS
+    rxl -v create "$cfg" "name=\"$g\"" > "$g.out" 2>&1
+    lab_now_ns; t1=$LAB_NS
+    tr -d '\033' < "$g.out" | sed 's/\[[0-9;]*m//g' | grep 'phase:' > "$g.phases"
+    main=$(sed -n 's/.*main_mono_ns=\([0-9]*\).*/\1/p' "$g.phases")
+    [ -n "$main" ] && echo "PHASE $tag exec to main: ms=$(((main - t0) / 1000000))"
+    sed "s/^ *INFO [^ ]* phase: /PHASE $tag /" "$g.phases"
+    echo "PHASE $tag command returned: ms=$(((t1 - t0) / 1000000))"
+    xl destroy "$g" 2>/dev/null
+    lab_wait_gone "$g" 60 || lab_bad "$g not gone after xl destroy"
+done
+# Start-up baselines of the same boot: a bare fork+exec, and rxl's argument parsing alone.
+for c in "/bin/true" "rxl --version"; do
+    lab_now_ns; t0=$LAB_NS
+    $c > /dev/null
+    lab_now_ns
+    echo "PHASE baseline $c: ms=$(((LAB_NS - t0) / 1000000))"
+done
 xl list
 lab_done

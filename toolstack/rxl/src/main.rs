@@ -54,6 +54,8 @@ enum Verb {
 }
 
 fn main() -> ExitCode {
+    // Phase timings of `rxl -v create` start here (see rxl_xen::build::timing).
+    let laps = rxl_xen::build::timing::Laps::new();
     let cli = Cli::parse();
     if !matches!(cli.command, Verb::Monitor(_)) {
         // The monitor keeps Rust's SIGPIPE-ignored start-up: a console client hanging up must
@@ -63,7 +65,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     let result = match cli.command {
         Verb::Config(c) => cmd::config::run(c),
-        Verb::Create(c) => cmd::create::run(c, cli.backend),
+        Verb::Create(c) => cmd::create::run(c, cli.backend, laps),
         Verb::Grub(c) => cmd::grub::run(c),
         Verb::HostCheck(c) => cmd::host_check::run(c, cli.backend),
         Verb::Domain(c) => cmd::backend::open(cli.backend)
@@ -94,17 +96,25 @@ fn restore_sigpipe() {
 }
 
 fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
+    use tracing_subscriber::filter::LevelFilter;
+    let level = match verbose {
+        0 => LevelFilter::WARN,
+        1 => LevelFilter::INFO,
+        2 => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .without_time()
-        .init();
+        .without_time();
+    // RUST_LOG's directives need an EnvFilter; without them a plain level does the same job
+    // without parsing directives at every start (start-up time counts: see docs/performance.md).
+    match std::env::var_os("RUST_LOG") {
+        Some(_) => fmt
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level.to_string())),
+            )
+            .init(),
+        None => fmt.with_max_level(level).init(),
+    }
 }

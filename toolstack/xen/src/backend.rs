@@ -151,9 +151,11 @@ impl Backend for XenBackend {
         match (&self.monitor, &opts.source) {
             (Some(program), Some(source)) => {
                 let name = cfg.name.as_deref().unwrap_or("domain");
+                let mut laps = crate::build::timing::Laps::new();
                 if let Err(e) = crate::build::monitor::spawn(program, created.domid, name, source) {
                     warnings.push(unwatched(format!("its monitor did not start ({e})")));
                 }
+                laps.lap("monitor spawned");
             }
             (Some(_), None) => {
                 warnings.push(unwatched("it was not created from a file".into()));

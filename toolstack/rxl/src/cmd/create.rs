@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use rxl_hypervisor::{Backend, ConfigSource, CreateOptions};
+use rxl_xen::build::timing::Laps;
 
 use super::CmdResult;
 use super::backend::BackendChoice;
@@ -35,8 +36,11 @@ pub struct CreateArgs {
     pub overrides: Vec<String>,
 }
 
-/// Runs `rxl create`: the file is checked before any hypervisor is opened.
-pub fn run(args: CreateArgs, forced: Option<BackendChoice>) -> CmdResult {
+/// Runs `rxl create`: the file is checked before any hypervisor is opened. `laps` started
+/// in `main`; `-v` logs each phase's time and page faults.
+pub fn run(args: CreateArgs, forced: Option<BackendChoice>, mut laps: Laps) -> CmdResult {
+    laps.log_start();
+    laps.lap("arguments parsed, logging set up");
     check_overrides(&args.overrides)?;
     let Some(loaded) = load(&args)? else {
         return Ok(ExitCode::FAILURE);
@@ -44,8 +48,12 @@ pub fn run(args: CreateArgs, forced: Option<BackendChoice>) -> CmdResult {
     if args.dry_run {
         return dry_run(&loaded);
     }
+    laps.lap("domain file read");
     let backend = super::backend::open(forced)?;
-    create(&args, &loaded, &*backend)
+    laps.lap("backend opened");
+    let code = create(&args, &loaded, &*backend)?;
+    laps.lap("create done");
+    Ok(code)
 }
 
 /// Loads and checks the file with its overrides; diagnostics go to stderr. `None` on errors.

@@ -20,6 +20,7 @@ pub mod memory;
 pub mod monitor;
 pub mod pv;
 pub mod pvh;
+pub mod timing;
 pub mod xs_tree;
 
 use rxl_config::DomainConfig;
@@ -60,7 +61,7 @@ pub struct Plan {
     /// The parsed kernel.
     pub kernel: ElfKernel,
     /// The ramdisk bytes.
-    pub ramdisk: Option<Vec<u8>>,
+    pub ramdisk: Option<image::Bytes>,
     /// The kernel command line.
     pub cmdline: String,
     /// Grant table frames.
@@ -166,7 +167,7 @@ impl Plan {
             return Err(BuildError::NotXenPv { path: kernel_path });
         }
         let ramdisk = match &cfg.boot.ramdisk {
-            Some(p) => Some(image::read_file("ramdisk", p)?),
+            Some(p) => Some(image::map_file("ramdisk", p)?),
             None => None,
         };
         // libxl's defaults: 32 MiB, maxmem = memory.
@@ -227,6 +228,11 @@ fn tsc_mode_number(m: Option<rxl_config::model::TscMode>) -> u32 {
     }
 }
 
+/// Called by the PV and PVH builders as soon as the ring frames are known (memory populated),
+/// before the long part of the build (copying the kernel): [`create`] writes the domain's
+/// xenstore tree meanwhile, on another thread. An error stops the build.
+pub type RingsReady<'a> = dyn FnMut(pv::PvBuilt) -> Result<(), BuildError> + 'a;
+
 /// What [`create`] did.
 #[derive(Debug, Clone, Copy)]
 pub struct Created {
@@ -238,12 +244,9 @@ pub struct Created {
 
 /// Builds and (unless `paused`) starts the domain the config describes.
 pub fn create(ctl: &Control, cfg: &DomainConfig, paused: bool) -> Result<Created, BuildError> {
-    let t0 = std::time::Instant::now();
+    let mut laps = timing::Laps::new();
     let plan = Plan::from_config(cfg)?;
-    tracing::info!(
-        ms = t0.elapsed().as_millis() as u64,
-        "kernel and ramdisk read"
-    );
+    laps.lap("kernel and ramdisk read");
     match ctl.lookup(&plan.name) {
         Ok(domid) => {
             return Err(BuildError::NameInUse {
@@ -254,12 +257,15 @@ pub fn create(ctl: &Control, cfg: &DomainConfig, paused: bool) -> Result<Created
         Err(XenError::UnknownDomain(_)) => {}
         Err(e) => return Err(at("checking the name")(e)),
     }
+    laps.lap("name check");
     let xen = ctl.xen();
     let xs = Client::open().map_err(xs_at("connecting to xenstore"))?;
+    laps.lap("xenstore connected");
     let room = balloon::make_room(ctl, &xs, plan.host_need_kib())?;
+    laps.lap("free memory checked");
     let start = std::time::Instant::now();
     let mut rb = cleanup::Rollback::new();
-    match build(ctl, &xs, &plan, paused, &mut rb) {
+    match build(ctl, &xs, &plan, paused, &mut rb, &mut laps) {
         Ok(domid) => Ok(Created {
             domid,
             build_ms: start.elapsed().as_millis(),
@@ -285,6 +291,7 @@ fn build(
     plan: &Plan,
     paused: bool,
     rb: &mut cleanup::Rollback,
+    laps: &mut timing::Laps,
 ) -> Result<u32, BuildError> {
     let xen = ctl.xen();
     let pvh = plan.kind == GuestType::Pvh;
@@ -327,29 +334,8 @@ fn build(
             .map_err(at("allocating the console event channel"))?,
     };
 
-    let t = std::time::Instant::now();
-    let built = match plan.kind {
-        GuestType::Pv => pv::build(xen, domid, plan, &rings)?,
-        GuestType::Pvh => pvh::build(xen, domid, plan, &rings)?,
-        other => {
-            return Err(BuildError::Config {
-                key: "type",
-                why: format!("{other:?} guests are not built yet"),
-            });
-        }
-    };
-
-    tracing::info!(
-        ms = t.elapsed().as_millis() as u64,
-        "memory populated, image loaded, vCPU set"
-    );
-    let t = std::time::Instant::now();
-    fault::check("grant")?;
-    seed_grants(xen, domid, built.console_mfn, built.store_mfn)
-        .map_err(at("seeding the grant table"))?;
-
-    fault::check("xenstore")?;
-    let facts = DomainFacts {
+    laps.lap("domain created, vCPUs, memory ceiling, event channels");
+    let facts = |built: pv::PvBuilt| DomainFacts {
         domid,
         name: plan.name.clone(),
         uuid: uuid_string(&plan.uuid),
@@ -366,13 +352,55 @@ fn build(
         console_type: crate::console::Placement::choose().type_node(),
         start_time: start_time(),
     };
-    rb.wrote_tree(facts.clone());
-    xs_tree::write(xs, &facts).map_err(xs_at("writing the domain's xenstore tree"))?;
+    // The xenstore tree is written on a second thread while the builder copies the kernel:
+    // it is ~70 requests, each a round trip to xenstored that leaves this thread idle.
+    let (built, tree) = std::thread::scope(|s| {
+        let mut tree = None;
+        let built = {
+            let mut ready = |b: pv::PvBuilt| -> Result<(), BuildError> {
+                fault::check("xenstore")?;
+                let f = facts(b);
+                rb.wrote_tree(f.clone());
+                tree = Some(s.spawn(move || xs_tree::write(xs, &f)));
+                Ok(())
+            };
+            match plan.kind {
+                GuestType::Pv => pv::build(xen, domid, plan, &rings, &mut ready),
+                GuestType::Pvh => pvh::build(xen, domid, plan, &rings, &mut ready),
+                other => Err(BuildError::Config {
+                    key: "type",
+                    why: format!("{other:?} guests are not built yet"),
+                }),
+            }
+        };
+        (built, tree.map(std::thread::ScopedJoinHandle::join))
+    });
+    let built = built?;
+    match tree {
+        Some(Ok(written)) => written.map_err(xs_at("writing the domain's xenstore tree"))?,
+        Some(Err(_)) => {
+            return Err(at("writing the domain's xenstore tree")(
+                XenError::Protocol("the xenstore writer thread panicked".into()),
+            ));
+        }
+        None => {
+            return Err(at("writing the domain's xenstore tree")(
+                XenError::Protocol("the builder never reported the ring frames".into()),
+            ));
+        }
+    }
+    laps.lap("memory populated, image loaded, vCPU set; xenstore tree written alongside");
+
+    fault::check("grant")?;
+    seed_grants(xen, domid, built.console_mfn, built.store_mfn)
+        .map_err(at("seeding the grant table"))?;
+    laps.lap("grants seeded");
 
     fault::check("introduce")?;
     xs.introduce(domid, built.store_mfn as i64, rings.store_port)
         .map_err(xs_at("introducing the domain to xenstored"))?;
     rb.introduced();
+    laps.lap("introduced");
 
     // Devices go in after the guest's tree exists and before it runs, as libxl adds them.
     crate::devices::add(xs, domid, !pvh, &plan.devices, || rb.added_devices())?;
@@ -381,10 +409,7 @@ fn build(
     if !paused {
         xen.unpause(domid).map_err(at("unpausing"))?;
     }
-    tracing::info!(
-        ms = t.elapsed().as_millis() as u64,
-        "grants, xenstore, introduce, unpause"
-    );
+    laps.lap("devices added, unpaused");
     Ok(domid)
 }
 

@@ -25,8 +25,15 @@ pub struct PvBuilt {
     pub console_mfn: u64,
 }
 
-/// Builds the memory image and initial vCPU state of PV domain `domid`.
-pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuilt, BuildError> {
+/// Builds the memory image and initial vCPU state of PV domain `domid`; `ready` hears the
+/// ring frames as soon as memory is populated (see [`super::RingsReady`]).
+pub fn build(
+    xen: &Xen,
+    domid: u32,
+    plan: &Plan,
+    rings: &Rings,
+    ready: &mut super::RingsReady<'_>,
+) -> Result<PvBuilt, BuildError> {
     let k = &plan.kernel;
     let notes = &k.notes;
     let virt_base = notes.virt_base.ok_or_else(|| BuildError::NotXenPv {
@@ -56,22 +63,31 @@ pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuil
         "memory populated"
     );
     let t = std::time::Instant::now();
+    let built = PvBuilt {
+        store_mfn: p2m[l.store_pfn as usize],
+        console_mfn: p2m[l.console_pfn as usize],
+    };
+    ready(built)?;
 
     fault::check("load")?;
     let first = l.kernel_pfn;
     let last = l.stack_pfn + 1;
-    let mem = GuestMem::map(xen, domid, first, &p2m[first as usize..last as usize])
+    let mut mem = GuestMem::map(xen, domid, first, &p2m[first as usize..last as usize])
         .map_err(at("mapping guest memory"))?;
     for s in &k.segments {
         let gpa = s.paddr - paddr_offset;
-        mem.write(gpa, &k.bytes[s.offset..s.offset + s.filesz]);
+        mem.write_from(gpa, &k.bytes, s.offset, s.filesz);
         mem.zero(gpa + s.filesz as u64, s.memsz - s.filesz as u64);
     }
     if let Some(r) = &plan.ramdisk {
-        mem.write(l.ramdisk_pfn * PAGE, r);
+        mem.write_from(l.ramdisk_pfn * PAGE, r, 0, r.len());
     }
-    let p2m_bytes: Vec<u8> = p2m.iter().flat_map(|m| m.to_le_bytes()).collect();
-    mem.write(l.p2m_pfn * PAGE, &p2m_bytes);
+    // The p2m list is written in place: a copy of it would cost a page fault per 4 KiB.
+    mem.with_slice(l.p2m_pfn * PAGE, p2m.len() * 8, |dst| {
+        for (d, m) in dst.chunks_exact_mut(8).zip(&p2m) {
+            d.copy_from_slice(&m.to_le_bytes());
+        }
+    });
     for pfn in [l.store_pfn, l.console_pfn, l.stack_pfn] {
         mem.zero(pfn * PAGE, PAGE);
     }
@@ -92,9 +108,9 @@ pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuil
         nr_pages,
         shared_info: shared_info * PAGE,
         flags,
-        store_mfn: p2m[l.store_pfn as usize],
+        store_mfn: built.store_mfn,
         store_evtchn: rings.store_port,
-        console_mfn: p2m[l.console_pfn as usize],
+        console_mfn: built.console_mfn,
         console_evtchn: rings.console_port,
         pt_base: l.virt(l.pt_pfn),
         nr_pt_frames: l.pt_pages(),
@@ -138,10 +154,7 @@ pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuil
     );
     xen.set_vcpu_context(domid, 0, &ctx)
         .map_err(at("setting vCPU 0's registers"))?;
-    Ok(PvBuilt {
-        store_mfn: si.store_mfn,
-        console_mfn: si.console_mfn,
-    })
+    Ok(built)
 }
 
 /// Masks event upcalls of every legacy vCPU slot until the guest sets up its handlers, as

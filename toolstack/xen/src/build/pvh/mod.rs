@@ -30,8 +30,15 @@ pub fn paging_pool_mb(max_vcpus: u32, max_kib: u64) -> u32 {
     kib.div_ceil(1024) as u32
 }
 
-/// Builds PVH domain `domid` (created with `XEN_DOMCTL_CDF_hvm`).
-pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuilt, BuildError> {
+/// Builds PVH domain `domid` (created with `XEN_DOMCTL_CDF_hvm`); `ready` hears the ring
+/// frames once memory is populated (see [`super::RingsReady`]).
+pub fn build(
+    xen: &Xen,
+    domid: u32,
+    plan: &Plan,
+    rings: &Rings,
+    ready: &mut super::RingsReady<'_>,
+) -> Result<PvBuilt, BuildError> {
     let k = &plan.kernel;
     let entry = k.notes.phys32_entry.ok_or_else(|| BuildError::NoPvhEntry {
         path: plan.kernel_path.clone(),
@@ -69,7 +76,8 @@ pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuil
         .map_err(at("sizing the HAP paging pool"))?;
 
     fault::check("populate")?;
-    memory::populate(xen, domid, plan.memory_kib / 4).map_err(at("allocating guest memory"))?;
+    memory::populate_translated(xen, domid, plan.memory_kib / 4)
+        .map_err(at("allocating guest memory"))?;
     // The special pages and the ACPI table page, outside the RAM range.
     let mut special: Vec<u64> =
         (e820::SPECIAL_END_PFN - e820::NR_SPECIAL..e820::SPECIAL_END_PFN).collect();
@@ -87,6 +95,11 @@ pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuil
             },
         ));
     }
+    let built = PvBuilt {
+        store_mfn: e820::XENSTORE_PFN,
+        console_mfn: e820::CONSOLE_PFN,
+    };
+    ready(built)?;
     let map = e820::memory_map(ram);
     xen.set_memory_map(domid, &map)
         .map_err(at("setting the e820"))?;
@@ -94,13 +107,13 @@ pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuil
     fault::check("load")?;
     let first = kstart / PAGE;
     let frames: Vec<u64> = (first..=si_gpa / PAGE).collect();
-    let mem = GuestMem::map(xen, domid, first, &frames).map_err(at("mapping guest memory"))?;
+    let mut mem = GuestMem::map(xen, domid, first, &frames).map_err(at("mapping guest memory"))?;
     for s in &k.segments {
-        mem.write(s.paddr, &k.bytes[s.offset..s.offset + s.filesz]);
+        mem.write_from(s.paddr, &k.bytes, s.offset, s.filesz);
         mem.zero(s.paddr + s.filesz as u64, s.memsz - s.filesz as u64);
     }
     if let Some(r) = &plan.ramdisk {
-        mem.write(ramdisk_gpa, r);
+        mem.write_from(ramdisk_gpa, r, 0, r.len());
     }
     let si = HvmStartInfo {
         module: plan.ramdisk.as_ref().map(|_| (ramdisk_gpa, ramdisk_len)),
@@ -115,10 +128,11 @@ pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuil
     mem.write(si_gpa, &page);
     drop(mem);
     let sp: Vec<u64> = (e820::SPECIAL_END_PFN - e820::NR_SPECIAL..e820::SPECIAL_END_PFN).collect();
-    let smem = GuestMem::map(xen, domid, sp[0], &sp).map_err(at("mapping the special pages"))?;
+    let mut smem =
+        GuestMem::map(xen, domid, sp[0], &sp).map_err(at("mapping the special pages"))?;
     smem.zero(sp[0] * PAGE, e820::NR_SPECIAL * PAGE);
     drop(smem);
-    let amem = GuestMem::map(xen, domid, acpi::ACPI_PFN, &[acpi::ACPI_PFN])
+    let mut amem = GuestMem::map(xen, domid, acpi::ACPI_PFN, &[acpi::ACPI_PFN])
         .map_err(at("mapping the ACPI table page"))?;
     amem.write(acpi::ACPI_GPA, &tables.bytes);
     drop(amem);
@@ -143,10 +157,7 @@ pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuil
     })?;
     xen.set_hvm_context(domid, &ctx)
         .map_err(at("setting vCPU 0's registers"))?;
-    Ok(PvBuilt {
-        store_mfn: e820::XENSTORE_PFN,
-        console_mfn: e820::CONSOLE_PFN,
-    })
+    Ok(built)
 }
 
 #[cfg(test)]
