@@ -55,14 +55,9 @@ pub fn build(
     fault::check("populate")?;
     xen.set_address_size(domid, 64)
         .map_err(at("setting the 64-bit guest address size"))?;
-    let t = std::time::Instant::now();
+    let mut laps = super::timing::Laps::new();
     let p2m = memory::populate(xen, domid, nr_pages).map_err(at("allocating guest memory"))?;
-    tracing::info!(
-        ms = t.elapsed().as_millis() as u64,
-        pages = nr_pages,
-        "memory populated"
-    );
-    let t = std::time::Instant::now();
+    laps.lap("PV: memory populated");
     let built = PvBuilt {
         store_mfn: p2m[l.store_pfn as usize],
         console_mfn: p2m[l.console_pfn as usize],
@@ -74,6 +69,7 @@ pub fn build(
     let last = l.stack_pfn + 1;
     let mut mem = GuestMem::map(xen, domid, first, &p2m[first as usize..last as usize])
         .map_err(at("mapping guest memory"))?;
+    laps.lap("PV: guest memory mapped");
     for s in &k.segments {
         let gpa = s.paddr - paddr_offset;
         mem.write_from(gpa, &k.bytes, s.offset, s.filesz);
@@ -125,10 +121,7 @@ pub fn build(
     })?;
     mem.write(l.start_info_pfn * PAGE, &page);
     drop(mem);
-    tracing::info!(
-        ms = t.elapsed().as_millis() as u64,
-        "kernel, ramdisk, p2m, page tables written"
-    );
+    laps.lap("PV: kernel, ramdisk, p2m, page tables written");
 
     if let Some(va) = notes.hypercall_page {
         let pfn = (va - virt_base) / PAGE;
@@ -154,6 +147,7 @@ pub fn build(
     );
     xen.set_vcpu_context(domid, 0, &ctx)
         .map_err(at("setting vCPU 0's registers"))?;
+    laps.lap("PV: hypercall page, shared_info, L4 pinned, vCPU set");
     Ok(built)
 }
 

@@ -75,6 +75,7 @@ pub fn build(
     xen.set_paging_pool_mb(domid, paging_pool_mb(plan.max_vcpus, plan.max_kib))
         .map_err(at("sizing the HAP paging pool"))?;
 
+    let mut laps = super::timing::Laps::new();
     fault::check("populate")?;
     memory::populate_translated(xen, domid, plan.memory_kib / 4)
         .map_err(at("allocating guest memory"))?;
@@ -104,10 +105,12 @@ pub fn build(
     xen.set_memory_map(domid, &map)
         .map_err(at("setting the e820"))?;
 
+    laps.lap("PVH: memory populated, e820 set");
     fault::check("load")?;
     let first = kstart / PAGE;
     let frames: Vec<u64> = (first..=si_gpa / PAGE).collect();
     let mut mem = GuestMem::map(xen, domid, first, &frames).map_err(at("mapping guest memory"))?;
+    laps.lap("PVH: guest memory mapped");
     for s in &k.segments {
         mem.write_from(s.paddr, &k.bytes, s.offset, s.filesz);
         mem.zero(s.paddr + s.filesz as u64, s.memsz - s.filesz as u64);
@@ -127,6 +130,7 @@ pub fn build(
     })?;
     mem.write(si_gpa, &page);
     drop(mem);
+    laps.lap("PVH: kernel, ramdisk, start_info written");
     let sp: Vec<u64> = (e820::SPECIAL_END_PFN - e820::NR_SPECIAL..e820::SPECIAL_END_PFN).collect();
     let mut smem =
         GuestMem::map(xen, domid, sp[0], &sp).map_err(at("mapping the special pages"))?;
@@ -147,6 +151,7 @@ pub fn build(
             .map_err(at("setting HVM parameters"))?;
     }
 
+    laps.lap("PVH: special pages, ACPI tables, HVM params");
     fault::check("vcpu")?;
     let full = xen
         .hvm_context(domid)
@@ -157,6 +162,7 @@ pub fn build(
     })?;
     xen.set_hvm_context(domid, &ctx)
         .map_err(at("setting vCPU 0's registers"))?;
+    laps.lap("PVH: vCPU set");
     Ok(built)
 }
 
