@@ -97,8 +97,8 @@ pub fn boot_cpu(entry: u32, start_info: u64) -> Vec<u8> {
     c
 }
 
-/// The partial context to load: the domain's own header, the boot CPU, its MTRRs with
-/// write-back default, and the end marker. `full` is the domain's current context.
+/// The partial context to load: the domain's own header, the boot CPU, every vCPU's MTRRs
+/// with write-back default, and the end marker. `full` is the domain's current context.
 pub fn boot_context(full: &[u8], entry: u32, start_info: u64) -> Result<Vec<u8>, String> {
     let recs = records(full);
     let header = recs
@@ -108,13 +108,15 @@ pub fn boot_context(full: &[u8], entry: u32, start_info: u64) -> Result<Vec<u8>,
     let mut out = Vec::new();
     push(&mut out, CODE_HEADER, 0, &header.data);
     push(&mut out, CODE_CPU, 0, &boot_cpu(entry, start_info));
-    if let Some(m) = recs.iter().find(|r| r.code == CODE_MTRR && r.instance == 0) {
-        let mut m = m.data.clone();
+    // Every vCPU's MTRRs, as libxenguest's `vcpu_hvm` sets them for each of `max_vcpus`: a
+    // secondary vCPU left with MTRRs disabled would run with all memory uncached.
+    for m in recs.iter().filter(|r| r.code == CODE_MTRR) {
+        let mut data = m.data.clone();
         let off = offset_of!(Mtrr, msr_mtrr_def_type);
-        if m.len() >= size_of::<Mtrr>() {
-            set64(&mut m, off, MTRR_DEF_WB_ENABLED);
+        if data.len() >= size_of::<Mtrr>() {
+            set64(&mut data, off, MTRR_DEF_WB_ENABLED);
         }
-        push(&mut out, CODE_MTRR, 0, &m);
+        push(&mut out, CODE_MTRR, m.instance, &data);
     }
     push(&mut out, CODE_END, 0, &[]);
     Ok(out)
@@ -130,24 +132,27 @@ mod tests {
         push(&mut full, CODE_HEADER, 0, &[7u8; 24]);
         push(&mut full, CODE_CPU, 0, &vec![0xaa; size_of::<Cpu>()]);
         push(&mut full, CODE_MTRR, 0, &vec![0u8; size_of::<Mtrr>()]);
+        push(&mut full, CODE_MTRR, 1, &vec![0u8; size_of::<Mtrr>()]);
         push(&mut full, CODE_END, 0, &[]);
         let ctx = boot_context(&full, 0x100_0040, 0x20_0000).expect("built");
         let r = records(&ctx);
         assert_eq!(
             r.iter().map(|r| r.code).collect::<Vec<_>>(),
-            [CODE_HEADER, CODE_CPU, CODE_MTRR, CODE_END]
+            [CODE_HEADER, CODE_CPU, CODE_MTRR, CODE_MTRR, CODE_END]
         );
+        assert_eq!((r[2].instance, r[3].instance), (0, 1));
         assert_eq!(r[0].data, [7u8; 24]);
         let cpu = &r[1].data;
         let get = |off: usize| u64::from_le_bytes(cpu[off..off + 8].try_into().expect("8"));
         assert_eq!(get(offset_of!(Cpu, rip)), 0x100_0040);
         assert_eq!(get(offset_of!(Cpu, rbx)), 0x20_0000);
         assert_eq!(get(offset_of!(Cpu, cr0)), 0x11);
-        let m = &r[2].data;
         let off = offset_of!(Mtrr, msr_mtrr_def_type);
-        assert_eq!(
-            u64::from_le_bytes(m[off..off + 8].try_into().expect("8")),
-            MTRR_DEF_WB_ENABLED
-        );
+        for m in [&r[2].data, &r[3].data] {
+            assert_eq!(
+                u64::from_le_bytes(m[off..off + 8].try_into().expect("8")),
+                MTRR_DEF_WB_ENABLED
+            );
+        }
     }
 }
