@@ -12,6 +12,12 @@ make_image() {
     install -m 0644 "$LAB_DIR/dom0/lib.sh" "$o/lab/lib.sh"
     install -m 0644 "$LAB_DIR"/scenarios/*.sh "$o/lab/scenarios/"
     install -m 0644 "$LAB_DIR"/guests/*.cfg "$o/lab/guests/"
+    # the guest both labs boot from one domain file (tests/portable): the file itself, and its
+    # /init as a cpio archive that the portable-cfg scenario appends to the domU initramfs
+    mkdir -p "$o/lab/portable" "$WORK/portable-init"
+    install -m 0644 "$LAB_DIR/../portable/devices.cfg" "$o/lab/portable/"
+    install -m 0755 "$LAB_DIR/../portable/init" "$WORK/portable-init/init"
+    write_cpio "$WORK/portable-init" /dev/stdout | gzip -1 > "$o/lab/portable/init.cpio.gz"
     for s in "${!BIN_PATH[@]}"; do install -m 0755 "${BIN_PATH[$s]}" "$o/opt/rxl/bin/$s"; done
     for s in "$@"; do entries+="$s:${OPT[$s.timeout]} "; done
     {
