@@ -650,3 +650,26 @@ fn a_conflict_storm_cannot_starve_another_domains_transactions() {
         "{stats}"
     );
 }
+
+/// A client that went idle after a plain request and reply still gets the watch events other
+/// clients cause, at once (xenconsoled's pattern: WATCH, a few READs, then it only waits for
+/// events; an io_uring loop holding the event behind the reply's send stalled it in the lab).
+#[test]
+fn idle_watcher_gets_events_after_a_request() {
+    let x = Xsd::start(&[], &[]);
+    let mut w = setup(&x);
+    w.ok(MsgType::Watch, 0, b"/idle\0tok\0");
+    let (ty, _) = w.req(MsgType::Read, 0, b"/\0");
+    assert_eq!(ty, MsgType::Read as u32);
+    w.events.clear();
+    let mut c = setup(&x);
+    c.ok(MsgType::Write, 0, b"/idle/x\0v");
+    w.s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    loop {
+        let m = w.recv().expect("no watch event within 5 s of the write");
+        assert_eq!(m.header.msg_type, MsgType::WatchEvent as u32);
+        if m.payload.starts_with(b"/idle/x\0") {
+            break;
+        }
+    }
+}

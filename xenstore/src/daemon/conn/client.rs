@@ -201,8 +201,7 @@ impl Client {
         self.recv_armed = false;
         match result {
             n if n > 0 => self.input.extend_from_slice(&data[..n as usize]),
-            // Interrupted, or cancelled by a failed or short send linked before it (that
-            // send's own completion says which): simply re-armed.
+            // Interrupted or cancelled: simply re-armed.
             n if n == -libc::EINTR || n == -libc::EAGAIN || n == -libc::ECANCELED => {}
             _ => self.closed = true,
         }

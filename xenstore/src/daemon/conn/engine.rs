@@ -18,7 +18,6 @@ use super::client::{Client, Transport};
 use super::socket::{MAX_INPUT, SocketError};
 use super::uring::Uring;
 use crate::daemon::handler::ConnId;
-use crate::wire::{HEADER_LEN, PAYLOAD_MAX};
 
 /// Environment variable choosing the loop (`auto`, `io-uring`, `epoll`), read by
 /// [`IoLoop::from_env`]; rxenstored's `--io-loop` sets the same choice.
@@ -32,8 +31,6 @@ pub(super) const TOKEN_LISTENER: u64 = 1 << 62;
 pub(super) const POLL_EVTCHN: u64 = 0;
 /// io_uring poll token of listener 0.
 pub(super) const POLL_LISTENER: u64 = 1;
-/// Largest send linked before its connection's recv: one reply.
-const LINK_MAX: usize = HEADER_LEN + PAYLOAD_MAX;
 
 /// Which event loop to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -152,7 +149,7 @@ impl Engine {
 
     /// After a round: reads armed while the input buffer has room, and output interest
     /// while replies wait (epoll: an `epoll_ctl` only when that changes) or the replies
-    /// queued (io_uring: with the recv, linked). A failure closes the connection.
+    /// queued (io_uring). A failure closes the connection.
     pub(super) fn sync(&mut self, id: ConnId, c: &mut Client) {
         let Transport::Socket(stream) = &c.stream else {
             return;
@@ -186,18 +183,6 @@ impl Engine {
                 let send = if c.send_inflight { None } else { c.next_send() };
                 let max = MAX_INPUT - c.input.len().min(MAX_INPUT);
                 let r = match (send, want_recv) {
-                    // Linked only in lock step: one reply to a client that has nothing
-                    // more buffered, so it waits for this reply and its socket has room
-                    // (the send completes at once). A pipelining client gets the two
-                    // separately, so its reads never wait behind its replies.
-                    (Some(buf), true)
-                        if c.input.is_empty() && c.output.len() == 1 && buf.len() <= LINK_MAX =>
-                    {
-                        u.send_then_recv(id, fd, buf, max).map(|()| {
-                            c.send_inflight = true;
-                            c.recv_armed = true;
-                        })
-                    }
                     (Some(buf), true) => u.send(id, fd, buf).and_then(|()| {
                         c.send_inflight = true;
                         u.recv(id, fd, max).map(|()| c.recv_armed = true)
@@ -219,7 +204,7 @@ impl Engine {
     /// notification).
     pub(super) fn flush(&mut self, c: &mut Client) -> bool {
         match (self, &c.stream) {
-            // Queued with the connection's recv in `sync`, as a linked pair.
+            // Queued by `sync`, with the connection's recv.
             (Engine::Uring(_), Transport::Socket(_)) => false,
             (_, Transport::Ring(_)) => c.flush(),
             (Engine::Epoll(_), Transport::Socket(_)) => {

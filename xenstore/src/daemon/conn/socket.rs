@@ -379,9 +379,6 @@ impl Server {
         match done.op {
             Op::Recv(id) => {
                 if let Some((c, _)) = self.clients.get_mut(&id) {
-                    if let Some(n) = done.linked_send {
-                        c.send_done(n as i32);
-                    }
                     c.recv_done(done.result, done.data.as_deref().unwrap_or_default());
                     self.list(id);
                 }

@@ -12,13 +12,14 @@
 //! is torn down with `shutdown(2)`, which completes its armed recv; the late completion
 //! finds no connection and only frees its buffer.
 //!
-//! A reply and the re-armed recv of its connection go in as a linked pair, the send
-//! marked `CQE_SKIP_SUCCESS` (5.17+): a send that succeeds posts no completion, so it
-//! does not end the round's wait early (which would cost a second `io_uring_enter` per
-//! request); the recv's completion, which the link orders after the send, says it is
-//! done. A failed (or short) send posts its completion and cancels the recv.
+//! Sends post their completions like everything else: a round whose only completions
+//! are its own sends (a single client in lock step) takes a second `io_uring_enter` to
+//! wait for the next request. Linking the reply's send before the next recv with
+//! `CQE_SKIP_SUCCESS` avoids that, but then a watch event for an idle client waits behind
+//! a send whose end only the client's next request reveals (xenconsoled never sent one:
+//! found in the Xen lab), so it is not done.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::RawFd;
 use std::time::Duration;
@@ -79,9 +80,6 @@ pub struct Completion {
     pub result: i32,
     /// A recv's buffer, `result` bytes of it valid (give it back with [`Uring::recycle`]).
     pub data: Option<Vec<u8>>,
-    /// For a recv linked behind a send: that send's length, when the recv's completion
-    /// proves it was sent whole (the send posted no completion of its own).
-    pub linked_send: Option<usize>,
 }
 
 /// An `io_uring` with the operations the daemon uses.
@@ -91,11 +89,6 @@ pub struct Uring {
     inflight: HashMap<u64, Vec<u8>>,
     /// Spare receive buffers (a recv per request would otherwise allocate 16 KiB).
     pool: Vec<Vec<u8>>,
-    /// Connections whose send in flight is linked to their recv (no completion of its own
-    /// on success).
-    linked: HashSet<u64>,
-    /// The kernel has `IORING_FEAT_CQE_SKIP` (5.17+), so sends can be linked.
-    skip_cqe: bool,
 }
 
 impl Uring {
@@ -124,13 +117,10 @@ impl Uring {
                 ));
             }
         }
-        let skip_cqe = ring.params().is_feature_skip_cqe_on_success();
         Ok(Uring {
             ring,
             inflight: HashMap::new(),
             pool: Vec::new(),
-            linked: HashSet::new(),
-            skip_cqe,
         })
     }
 
@@ -146,49 +136,6 @@ impl Uring {
             }
             self.ring.submit()?;
         }
-    }
-
-    /// Makes room for `n` entries (a linked pair must be adjacent in the queue).
-    fn reserve(&mut self, n: usize) -> io::Result<()> {
-        loop {
-            let sq = self.ring.submission();
-            if sq.capacity() - sq.len() >= n {
-                return Ok(());
-            }
-            drop(sq);
-            self.ring.submit()?;
-        }
-    }
-
-    /// Queues a send of `bytes` and, linked behind it, a recv of up to `max` bytes on
-    /// connection `id`'s socket (without `CQE_SKIP`: the two separately).
-    pub fn send_then_recv(
-        &mut self,
-        id: u64,
-        fd: RawFd,
-        bytes: Vec<u8>,
-        max: usize,
-    ) -> io::Result<()> {
-        if !self.skip_cqe {
-            self.send(id, fd, bytes)?;
-            return self.recv(id, fd, max);
-        }
-        self.reserve(2)?;
-        let op = Op::Send(id);
-        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-        let entry = opcode::Send::new(Fd(fd), bytes.as_ptr(), len)
-            // MSG_WAITALL: the kernel finishes a short send itself (a stream socket), so a
-            // send that returns is whole or failed.
-            .flags(libc::MSG_NOSIGNAL | libc::MSG_WAITALL)
-            .build()
-            .flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
-            .user_data(op.user_data());
-        self.inflight.insert(op.user_data(), bytes);
-        self.linked.insert(id);
-        // SAFETY: as in `recv`; the buffer is freed when the linked recv (or the send's
-        // own failure) completes.
-        unsafe { self.push(&entry)? };
-        self.recv(id, fd, max)
     }
 
     /// Arms a recv of up to `max` bytes (at most [`RECV_BUF`]) on connection `id`'s socket.
@@ -263,31 +210,15 @@ impl Uring {
                 continue;
             };
             let buf = self.inflight.remove(&cqe.user_data());
-            let mut linked_send = None;
             let data = match op {
-                Op::Recv(id) => {
-                    if self.linked.remove(&id) {
-                        // The send before it is over: whole unless it failed, in which
-                        // case it posted its own completion and this recv was cancelled.
-                        let sent = self.inflight.remove(&Op::Send(id).user_data());
-                        if cqe.result() != -libc::ECANCELED {
-                            linked_send = sent.map(|b| b.len());
-                        }
-                    }
-                    buf
-                }
-                Op::Send(id) => {
-                    // A linked send posts a completion only when it failed.
-                    self.linked.remove(&id);
-                    None
-                }
-                Op::Poll(_) => None,
+                Op::Recv(_) => buf,
+                // A send's bytes are still queued in its connection; the copy is done.
+                _ => None,
             };
             out.push(Completion {
                 op,
                 result: cqe.result(),
                 data,
-                linked_send,
             });
         }
         Ok(())
