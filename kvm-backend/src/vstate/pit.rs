@@ -20,9 +20,9 @@
 //! signalled from the CPU that runs a small `srcu_struct`'s callbacks, the boot CPU (CPU 0 on
 //! x86); a waiter on that same CPU is woken within a few µs and so always gets the slow
 //! second wait, a waiter on another CPU usually later than 25 µs. So the thread keeps off
-//! CPU 0 when it may run elsewhere: on this project's hosts that took the median of the
-//! VM's kernel-side life from 10.2 to 7.9 ms (`kvm-backend/bench/vm-lifecycle.c`, orders
-//! `ipTfvwwmwJ` vs `ipUfvwwmwJ`; docs/performance.md "KVM"). A heuristic, not a guarantee:
+//! CPU 0 when it may run elsewhere: on this project's hosts that cut the 90th percentile of
+//! the VM's kernel-side life from 23.6 to 14.2 ms (`kvm-backend/bench/vm-lifecycle.c`, orders
+//! `ipTfvwwwmJ` vs `ipUfvwwwmJ`; docs/performance.md "KVM"). A heuristic, not a guarantee:
 //! a slow second wait still overlaps with the guest's run.
 
 use std::os::fd::{AsRawFd, RawFd};
