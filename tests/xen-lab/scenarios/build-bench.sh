@@ -10,6 +10,9 @@ N=${LAB_BENCH_CREATE_N:-3}
 # rxl: cold (no cache of unpacked kernels); rxlc: with the cache, primed before its runs.
 export RXL_KERNEL_CACHE=off
 rxlc() { RXL_KERNEL_CACHE=/tmp/rxl-kernel-cache rxl "$@"; }
+# rxlp: rxl with rxl-xenstore's plain socket client (RXENSTORE_CLIENT_IO=plain) instead of its
+# default io_uring one, to show what the client's I/O mode costs `rxl create` (its ~70 requests).
+rxlp() { RXENSTORE_CLIENT_IO=plain rxl "$@"; }
 
 # summary LABEL TIMES_NS...: one BENCH line in lab_bench's format.
 summary() {
@@ -57,7 +60,7 @@ one() {
 for item in pv_elf:/lab/domu/vmlinux pv_bzimage:/lab/domu/vmlinuz pvh_elf:/lab/domu/vmlinux; do
     tag=${item%%:*} kernel=${item#*:}
     cfg=/lab/guests/${tag%%_*}.cfg
-    tools="xl rxl"
+    tools="xl rxl rxlp"
     if [ $tag = pv_bzimage ]; then
         tools="xl rxl rxlc"
         rxlc create -p "$cfg" 'name="bench-prime"' "kernel=\"$kernel\"" && rxl destroy bench-prime
@@ -75,16 +78,18 @@ for item in pv_elf:/lab/domu/vmlinux pv_bzimage:/lab/domu/vmlinuz pvh_elf:/lab/d
 done
 # Where rxl's time goes: `rxl -v create` logs each phase's time and page faults, printed here as
 # PHASE lines (exec-to-main from the monotonic clock at main, which the log carries).
-for tag in pv_elf pvh_elf; do
-    cfg=/lab/guests/${tag%%_*}.cfg g=prof-$tag
+for prof in pv_elf pvh_elf pv_elf-plain pvh_elf-plain; do
+    tag=${prof%-plain} g=prof-$prof
+    cfg=/lab/guests/${tag%%_*}.cfg
+    case $prof in *-plain) io=plain;; *) io=;; esac
     lab_now_ns; t0=$LAB_NS
-    rxl -v create "$cfg" "name=\"$g\"" > "$g.out" 2>&1
+    RXENSTORE_CLIENT_IO=$io rxl -v create "$cfg" "name=\"$g\"" > "$g.out" 2>&1
     lab_now_ns; t1=$LAB_NS
     tr -d '\033' < "$g.out" | sed 's/\[[0-9;]*m//g' | grep 'phase:' > "$g.phases"
     main=$(sed -n 's/.*main_mono_ns=\([0-9]*\).*/\1/p' "$g.phases")
-    [ -n "$main" ] && echo "PHASE $tag exec to main: ms=$(((main - t0) / 1000000))"
-    sed "s/^ *INFO [^ ]* phase: /PHASE $tag /" "$g.phases"
-    echo "PHASE $tag command returned: ms=$(((t1 - t0) / 1000000))"
+    [ -n "$main" ] && echo "PHASE $prof exec to main: ms=$(((main - t0) / 1000000))"
+    sed "s/^ *INFO [^ ]* phase: /PHASE $prof /" "$g.phases"
+    echo "PHASE $prof command returned: ms=$(((t1 - t0) / 1000000))"
     xl destroy "$g" 2>/dev/null
     lab_wait_gone "$g" 60 || lab_bad "$g not gone after xl destroy"
 done
