@@ -48,6 +48,8 @@ run reboot reboot reboot=k rxl.end=reboot
 VMM_ARGS=--no-pit run nopit poweroff rxl.end=poweroff
 # The toolstack's shutdown/reboot through the ACPI power button (tests/kvm-lab/l1-button.sh).
 . /lab/l1-button.sh
+# The domain file the Xen lab boots too (tests/portable, tests/kvm-lab/l1-portable.sh).
+. /lab/l1-portable.sh
 
 # Optional side-by-side timing against QEMU microvm (same kernel, initramfs, disk, NIC on
 # br0): seconds from VMM start to the guest's L2-UP marker and to VMM exit, from L1's clock.

@@ -67,6 +67,7 @@ done
 cp "$vmm" "$r1/lab/rxl-kvm"
 cp "$rxl" "$r1/lab/rxl"
 install -m 0644 "$here/l1-button.sh" "$r1/lab/l1-button.sh"
+install -m 0644 "$here/l1-portable.sh" "$r1/lab/l1-portable.sh"
 # rxl-kvm and rxl are dynamically linked against glibc: bring their library closure along.
 for l in $(for b in "$vmm" "$rxl"; do /lib64/ld-linux-x86-64.so.2 --list "$b"; done |
            awk '/=> \//{print $3} /^\t\/lib64/{print $1}' | sort -u); do
@@ -75,6 +76,15 @@ done
 cp "$vmlinuz" "$r1/lab/vmlinuz"
 cp "$WORK/l2.cpio.gz" "$r1/lab/"
 head -c 1048576 /dev/urandom > "$r1/lab/disk.img"
+# The portable guest (tests/portable): the domain file as it is in the repository, this lab's
+# kernel, the L2 initramfs with the portable /init appended (the later /init wins), its own disk.
+mkdir -p "$r1/lab/portable" "$WORK/portable-init"
+install -m 0644 "$root/tests/portable/devices.cfg" "$r1/lab/portable/"
+ln -sf /lab/vmlinuz "$r1/lab/portable/kernel"
+install -m 0755 "$root/tests/portable/init" "$WORK/portable-init/init"
+{ cat "$WORK/l2.cpio.gz"; cpio_of "$WORK/portable-init" | gzip -1; } > "$r1/lab/portable/initrd.gz"
+head -c 1048576 /dev/urandom > "$r1/lab/portable/disk.img"
+portable_sha=$(sha256sum < "$r1/lab/portable/disk.img" | cut -d' ' -f1)
 want_md5=$(md5sum < "$r1/lab/disk.img" | cut -d' ' -f1)
 echo "$L2_APPEND" > "$r1/lab/append"
 if [ "${LAB_BENCH:-0}" = 1 ]; then
@@ -128,6 +138,13 @@ else log "FAIL guest clocksource not kvm-clock/tsc ($clocks)"; ok=0; fi
 check "KVMLAB BUTTON-REBOOT-OK" "rxl --backend kvm reboot: ACPI power button, guest shut down, same domain booted again (on_reboot=restart)"
 check "KVMLAB BUTTON-SHUTDOWN-OK" "rxl --backend kvm shutdown -w: ACPI power button, guest powered off, domain gone (on_poweroff=destroy)"
 check "KVMLAB BUTTON-PRESSES-SEEN 2" "the guest ran its power-button shutdown path for both requests"
+check "KVMLAB PORTABLE-CFG sha256=$(sha256sum < "$root/tests/portable/devices.cfg" | cut -d' ' -f1)" \
+  "the portable guest's domain file is tests/portable/devices.cfg, byte for byte"
+check "KVMLAB-GUEST PORTABLE-DISK dev=vda sha256=$portable_sha" \
+  "portable guest (rxl --backend kvm create, the Xen lab's file): read its disk, sha256 $portable_sha"
+check "KVMLAB-GUEST PORTABLE-NET ping=ok mac=00:16:3e:5a:17:0f" \
+  "portable guest: pinged 10.99.0.1 on xenbr0 over its vif, with the vif's mac="
+check "KVMLAB PORTABLE-GONE" "portable guest powered off; on_poweroff=\"destroy\" removed the domain"
 check "KVMLAB DONE rc=0" "lab finished cleanly"
 if [ "${LAB_BENCH:-0}" = 1 ]; then
   log "timings inside the lab (s from VMM start; L1 clock): vmm marker exit"
