@@ -228,6 +228,11 @@ fn tsc_mode_number(m: Option<rxl_config::model::TscMode>) -> u32 {
     }
 }
 
+/// Called by the PV and PVH builders as soon as the ring frames are known (memory populated),
+/// before the long part of the build (copying the kernel): [`create`] writes the domain's
+/// xenstore tree meanwhile, on another thread. An error stops the build.
+pub type RingsReady<'a> = dyn FnMut(pv::PvBuilt) -> Result<(), BuildError> + 'a;
+
 /// What [`create`] did.
 #[derive(Debug, Clone, Copy)]
 pub struct Created {
@@ -330,28 +335,7 @@ fn build(
     };
 
     laps.lap("domain created, vCPUs, memory ceiling, event channels");
-    let built = match plan.kind {
-        GuestType::Pv => pv::build(xen, domid, plan, &rings)?,
-        GuestType::Pvh => pvh::build(xen, domid, plan, &rings)?,
-        other => {
-            return Err(BuildError::Config {
-                key: "type",
-                why: format!("{other:?} guests are not built yet"),
-            });
-        }
-    };
-    laps.lap("memory populated, image loaded, vCPU set");
-
-    fault::check("grant")?;
-    seed_grants(xen, domid, built.console_mfn, built.store_mfn)
-        .map_err(at("seeding the grant table"))?;
-    laps.lap("grants seeded");
-
-    // Written after the build, not on a thread alongside the kernel copy: tried in the lab,
-    // the round trips to xenstored (and their context switches) slowed the two copying threads
-    // from ~185 to ~330 ms, more than the ~60 ms the tree takes (docs/performance.md).
-    fault::check("xenstore")?;
-    let facts = DomainFacts {
+    let facts = |built: pv::PvBuilt| DomainFacts {
         domid,
         name: plan.name.clone(),
         uuid: uuid_string(&plan.uuid),
@@ -368,9 +352,49 @@ fn build(
         console_type: crate::console::Placement::choose().type_node(),
         start_time: start_time(),
     };
-    rb.wrote_tree(facts.clone());
-    xs_tree::write(xs, &facts).map_err(xs_at("writing the domain's xenstore tree"))?;
-    laps.lap("xenstore tree written");
+    // The xenstore tree is written on a second thread while the builder copies the kernel:
+    // it is ~70 requests, each a round trip to xenstored that leaves this thread idle.
+    let (built, tree) = std::thread::scope(|s| {
+        let mut tree = None;
+        let built = {
+            let mut ready = |b: pv::PvBuilt| -> Result<(), BuildError> {
+                fault::check("xenstore")?;
+                let f = facts(b);
+                rb.wrote_tree(f.clone());
+                tree = Some(s.spawn(move || xs_tree::write(xs, &f)));
+                Ok(())
+            };
+            match plan.kind {
+                GuestType::Pv => pv::build(xen, domid, plan, &rings, &mut ready),
+                GuestType::Pvh => pvh::build(xen, domid, plan, &rings, &mut ready),
+                other => Err(BuildError::Config {
+                    key: "type",
+                    why: format!("{other:?} guests are not built yet"),
+                }),
+            }
+        };
+        (built, tree.map(std::thread::ScopedJoinHandle::join))
+    });
+    let built = built?;
+    match tree {
+        Some(Ok(written)) => written.map_err(xs_at("writing the domain's xenstore tree"))?,
+        Some(Err(_)) => {
+            return Err(at("writing the domain's xenstore tree")(
+                XenError::Protocol("the xenstore writer thread panicked".into()),
+            ));
+        }
+        None => {
+            return Err(at("writing the domain's xenstore tree")(
+                XenError::Protocol("the builder never reported the ring frames".into()),
+            ));
+        }
+    }
+    laps.lap("memory populated, image loaded, vCPU set; xenstore tree written alongside");
+
+    fault::check("grant")?;
+    seed_grants(xen, domid, built.console_mfn, built.store_mfn)
+        .map_err(at("seeding the grant table"))?;
+    laps.lap("grants seeded");
 
     fault::check("introduce")?;
     xs.introduce(domid, built.store_mfn as i64, rings.store_port)

@@ -25,8 +25,15 @@ pub struct PvBuilt {
     pub console_mfn: u64,
 }
 
-/// Builds the memory image and initial vCPU state of PV domain `domid`.
-pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuilt, BuildError> {
+/// Builds the memory image and initial vCPU state of PV domain `domid`; `ready` hears the
+/// ring frames as soon as memory is populated (see [`super::RingsReady`]).
+pub fn build(
+    xen: &Xen,
+    domid: u32,
+    plan: &Plan,
+    rings: &Rings,
+    ready: &mut super::RingsReady<'_>,
+) -> Result<PvBuilt, BuildError> {
     let k = &plan.kernel;
     let notes = &k.notes;
     let virt_base = notes.virt_base.ok_or_else(|| BuildError::NotXenPv {
@@ -55,6 +62,7 @@ pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuil
         store_mfn: p2m[l.store_pfn as usize],
         console_mfn: p2m[l.console_pfn as usize],
     };
+    ready(built)?;
 
     fault::check("load")?;
     let first = l.kernel_pfn;

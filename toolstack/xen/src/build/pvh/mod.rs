@@ -30,8 +30,15 @@ pub fn paging_pool_mb(max_vcpus: u32, max_kib: u64) -> u32 {
     kib.div_ceil(1024) as u32
 }
 
-/// Builds PVH domain `domid` (created with `XEN_DOMCTL_CDF_hvm`).
-pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuilt, BuildError> {
+/// Builds PVH domain `domid` (created with `XEN_DOMCTL_CDF_hvm`); `ready` hears the ring
+/// frames once memory is populated (see [`super::RingsReady`]).
+pub fn build(
+    xen: &Xen,
+    domid: u32,
+    plan: &Plan,
+    rings: &Rings,
+    ready: &mut super::RingsReady<'_>,
+) -> Result<PvBuilt, BuildError> {
     let k = &plan.kernel;
     let entry = k.notes.phys32_entry.ok_or_else(|| BuildError::NoPvhEntry {
         path: plan.kernel_path.clone(),
@@ -93,6 +100,7 @@ pub fn build(xen: &Xen, domid: u32, plan: &Plan, rings: &Rings) -> Result<PvBuil
         store_mfn: e820::XENSTORE_PFN,
         console_mfn: e820::CONSOLE_PFN,
     };
+    ready(built)?;
     let map = e820::memory_map(ram);
     xen.set_memory_map(domid, &map)
         .map_err(at("setting the e820"))?;
