@@ -96,9 +96,11 @@ for g in multi-1 multi-2 multi-3 multi-h; do
     case $g in *-h) cfg=/lab/guests/pvh.cfg;; *) cfg=/lab/guests/pv.cfg;; esac
     rxl create "$cfg" "name=\"$g\"" 'cmdline="console=hvc0 rdinit=/init xenlab.hold"'
     rc=$?
-    if lab_crashed $rc; then
-        # The lab's memory flake (see lab_crashed): once, visibly, then the create must work.
-        echo "WARN: rxl create $g died of signal $((rc - 128)) (lab flake); destroying and retrying once"
+    # The lab's memory flake (see lab_crashed), or the shell failing to exec an rxl that is
+    # there (exit 127, "rxl: not found", seen once in 2026-11-26's runs): once, visibly, then
+    # the create must work.
+    if lab_crashed $rc || { [ $rc = 127 ] && command -v rxl > /dev/null; }; then
+        echo "WARN: rxl create $g exited $rc (lab flake); destroying and retrying once"
         rxl destroy "$g" 2>/dev/null
         rxl create "$cfg" "name=\"$g\"" 'cmdline="console=hvc0 rdinit=/init xenlab.hold"'
         rc=$?
