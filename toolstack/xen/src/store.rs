@@ -44,7 +44,9 @@ impl Store {
     /// Connects where libxenstore would (`XENSTORED_PATH`, the daemon socket, `/dev/xen/xenbus`).
     pub fn connect() -> Result<Self, StoreError> {
         Ok(Store {
-            client: Client::open().map_err(StoreError::Unreachable)?,
+            client: Client::open()
+                .map(Client::short_lived)
+                .map_err(StoreError::Unreachable)?,
         })
     }
 

@@ -233,6 +233,11 @@ impl Connection {
         Ok(reply.payload)
     }
 
+    /// Rules out the io_uring path for this connection ([`super::Client::short_lived`]).
+    pub(crate) fn keep_plain(&self) {
+        self.try_uring.store(false, Ordering::Relaxed);
+    }
+
     /// Moves an inline socket reader onto io_uring, once, if that is allowed and works.
     fn upgrade(&self, side: &mut ReadSide) {
         if !self.try_uring.load(Ordering::Relaxed) {

@@ -98,6 +98,18 @@ impl Client {
         })
     }
 
+    /// Keeps this connection on plain `sendto`/`recvfrom`, never the io_uring path.
+    ///
+    /// For a process that makes a few dozen requests and exits, such as `rxl create`
+    /// writing a domain's tree: there the ring's set-up and its completion wake-ups cost
+    /// more than the one saved syscall per request (in the Xen lab the tree write took
+    /// 74-244 ms over io_uring against 60-70 ms plain; docs/performance.md, "Domain
+    /// creation"). Long-lived busy connections keep the io_uring path.
+    pub fn short_lived(self) -> Client {
+        self.conn.keep_plain();
+        self
+    }
+
     pub(crate) fn req(&self, tx: u32, r: Request) -> Result<Vec<u8>, ClientError> {
         let (ty, payload) = r.encode();
         self.conn.request(ty, tx, payload)

@@ -259,7 +259,9 @@ pub fn create(ctl: &Control, cfg: &DomainConfig, paused: bool) -> Result<Created
     }
     laps.lap("name check");
     let xen = ctl.xen();
-    let xs = Client::open().map_err(xs_at("connecting to xenstore"))?;
+    let xs = Client::open()
+        .map(Client::short_lived)
+        .map_err(xs_at("connecting to xenstore"))?;
     laps.lap("xenstore connected");
     let room = balloon::make_room(ctl, &xs, plan.host_need_kib())?;
     laps.lap("free memory checked");

@@ -556,7 +556,7 @@ pub fn teardown(xs: &Client, domid: u32) -> Vec<String> {
 /// [`teardown`] over a connection of its own, for callers that hold none (`rxl destroy`,
 /// the monitor): call it right before destroying a domain.
 pub fn teardown_domain(domid: u32) -> Vec<String> {
-    match Client::open() {
+    match Client::open().map(Client::short_lived) {
         Ok(xs) => teardown(&xs, domid),
         Err(e) => vec![format!(
             "removing the devices of domain {domid}: cannot reach xenstore: {e}"
