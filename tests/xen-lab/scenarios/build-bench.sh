@@ -46,10 +46,12 @@ one() {
     d=$(lab_domid "$g")
     # the marker, or the domain's end: a PVH guest that the lab's emulator kills (triple fault,
     # see build-pvh.sh; xl's and rxl's guests alike) is destroyed by on_reboot="destroy"
-    lab_secs; end=$((LAB_S + 240)) seen=
-    while [ "$LAB_S" -lt "$end" ]; do
+    # (gone = three lookups in a row found no domain: one `xl domid` may itself die of the
+    # lab's memory flake, see lab_crashed)
+    lab_secs; end=$((LAB_S + 240)) seen= misses=0
+    while [ "$LAB_S" -lt "$end" ] && [ $misses -lt 3 ]; do
         grep -q "$LAB_DOMU_MARK" "$LAB_CONSOLE_DIR/guest-$g.log" 2>/dev/null && { seen=1; break; }
-        lab_domid "$g" > /dev/null || break
+        if lab_domid "$g" > /dev/null; then misses=0; else misses=$((misses + 1)); fi
         sleep 0.2
         lab_secs
     done
