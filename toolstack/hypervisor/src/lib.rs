@@ -19,6 +19,7 @@ mod console;
 mod domain;
 mod host;
 pub mod render;
+pub mod timing;
 
 pub use console::Console;
 pub use domain::{DomainId, DomainState, DomainSummary, ShutdownReason, uuid_string};

@@ -54,8 +54,8 @@ enum Verb {
 }
 
 fn main() -> ExitCode {
-    // Phase timings of `rxl -v create` start here (see rxl_xen::build::timing).
-    let laps = rxl_xen::build::timing::Laps::new();
+    // Phase timings of `rxl -v create` start here (see rxl_hypervisor::timing).
+    let laps = rxl_hypervisor::timing::Laps::new();
     let cli = Cli::parse();
     if !matches!(cli.command, Verb::Monitor(_)) {
         // The monitor keeps Rust's SIGPIPE-ignored start-up: a console client hanging up must

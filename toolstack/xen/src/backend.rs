@@ -151,7 +151,7 @@ impl Backend for XenBackend {
         match (&self.monitor, &opts.source) {
             (Some(program), Some(source)) => {
                 let name = cfg.name.as_deref().unwrap_or("domain");
-                let mut laps = crate::build::timing::Laps::new();
+                let mut laps = rxl_hypervisor::timing::Laps::new();
                 if let Err(e) = crate::build::monitor::spawn(program, created.domid, name, source) {
                     warnings.push(unwatched(format!("its monitor did not start ({e})")));
                 }

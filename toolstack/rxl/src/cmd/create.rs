@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use rxl_hypervisor::timing::Laps;
 use rxl_hypervisor::{Backend, ConfigSource, CreateOptions};
-use rxl_xen::build::timing::Laps;
 
 use super::CmdResult;
 use super::backend::BackendChoice;

@@ -20,11 +20,11 @@ pub mod memory;
 pub mod monitor;
 pub mod pv;
 pub mod pvh;
-pub mod timing;
 pub mod xs_tree;
 
 use rxl_config::DomainConfig;
 use rxl_config::model::GuestType;
+use rxl_hypervisor::timing::Laps;
 use rxl_hypervisor::uuid_string;
 use rxl_xenstore::client::Client;
 
@@ -244,7 +244,7 @@ pub struct Created {
 
 /// Builds and (unless `paused`) starts the domain the config describes.
 pub fn create(ctl: &Control, cfg: &DomainConfig, paused: bool) -> Result<Created, BuildError> {
-    let mut laps = timing::Laps::new();
+    let mut laps = Laps::new();
     let plan = Plan::from_config(cfg)?;
     laps.lap("kernel and ramdisk read");
     match ctl.lookup(&plan.name) {
@@ -293,7 +293,7 @@ fn build(
     plan: &Plan,
     paused: bool,
     rb: &mut cleanup::Rollback,
-    laps: &mut timing::Laps,
+    laps: &mut Laps,
 ) -> Result<u32, BuildError> {
     let xen = ctl.xen();
     let pvh = plan.kind == GuestType::Pvh;

@@ -55,7 +55,7 @@ pub fn build(
     fault::check("populate")?;
     xen.set_address_size(domid, 64)
         .map_err(at("setting the 64-bit guest address size"))?;
-    let mut laps = super::timing::Laps::new();
+    let mut laps = rxl_hypervisor::timing::Laps::new();
     let p2m = memory::populate(xen, domid, nr_pages).map_err(at("allocating guest memory"))?;
     laps.lap("PV: memory populated");
     let built = PvBuilt {

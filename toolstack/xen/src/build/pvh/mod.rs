@@ -75,7 +75,7 @@ pub fn build(
     xen.set_paging_pool_mb(domid, paging_pool_mb(plan.max_vcpus, plan.max_kib))
         .map_err(at("sizing the HAP paging pool"))?;
 
-    let mut laps = super::timing::Laps::new();
+    let mut laps = rxl_hypervisor::timing::Laps::new();
     fault::check("populate")?;
     memory::populate_translated(xen, domid, plan.memory_kib / 4)
         .map_err(at("allocating guest memory"))?;
