@@ -6,9 +6,10 @@
 # in turn, REPS rounds with the order swapped every round, so both see the same boot, the same
 # emulated kernel and the same host noise. docs/performance.md takes the medians.
 # rxenstored runs its default event loop (io_uring where the kernel offers it; the scenario
-# checks which one it logged). Two extra mix-only rows separate the two halves of that
-# change: rxenstored-epoll (the same build with --io-loop epoll) and c-plain (the C daemon
-# driven by the client's old sendto/recvfrom path, RXENSTORE_CLIENT_IO=plain).
+# checks which one it logged). Three extra mix-only rows separate the parts of that
+# change: rxenstored-epoll (the same build with --io-loop epoll), rxenstored-nopoll (io_uring
+# without polling before blocking, --poll-us 0) and c-plain (the C daemon driven by the
+# client's old sendto/recvfrom path, RXENSTORE_CLIENT_IO=plain).
 # Data for docs/performance.md, not a pass/fail test on speed: passes when the generator ran.
 # xen-lab xenstored: c
 # xen-lab timeout: 1200
@@ -18,18 +19,21 @@ lab_need_toolstack
 reps=3 secs=2
 rx=/run/rxenstored-bench/socket
 rxe=/run/rxenstored-bench/epoll.socket
+rxn=/run/rxenstored-bench/nopoll.socket
 RUST_LOG=info rxenstored --no-xen --no-state --socket "$rx" > /tmp/rxenstored-bench.log 2>&1 &
 rxpid=$!
 RUST_LOG=info rxenstored --no-xen --no-state --io-loop epoll --socket "$rxe" > /tmp/rxenstored-epoll.log 2>&1 &
 rxepid=$!
+RUST_LOG=info rxenstored --no-xen --no-state --poll-us 0 --socket "$rxn" > /tmp/rxenstored-nopoll.log 2>&1 &
+rxnpid=$!
 lab_secs; end=$((LAB_S + 60))
 until XENSTORED_PATH=$rx timeout 3 xenstore-ls / > /dev/null 2>&1; do
     lab_secs; [ "$LAB_S" -lt $end ] || { cat /tmp/rxenstored-bench.log; lab_fail "rxenstored does not answer on $rx within 60 s"; }
     sleep 1
 done
 lab_ok "C xenstored on /run/xenstored/socket, rxenstored (socket mode) on $rx"
-until [ -S "$rxe" ]; do
-    lab_secs; [ "$LAB_S" -lt $end ] || { cat /tmp/rxenstored-epoll.log; lab_fail "rxenstored --io-loop epoll has no socket $rxe within 60 s"; }
+until [ -S "$rxe" ] && [ -S "$rxn" ]; do
+    lab_secs; [ "$LAB_S" -lt $end ] || { cat /tmp/rxenstored-epoll.log /tmp/rxenstored-nopoll.log; lab_fail "rxenstored --io-loop epoll or --poll-us 0 has no socket within 60 s"; }
     sleep 1
 done
 io_loop=$(sed -n 's/.*rxenstored ready io_loop="\([a-z_]*\)".*/\1/p' /tmp/rxenstored-bench.log)
@@ -62,6 +66,9 @@ bench_rx() {
 }
 # The extra mix-only rows (see the header).
 bench_extra() {
+    t=$(cpu_ticks "$rxnpid")
+    XENSTORED_PATH=$rxn rxenstore-bench --daemon rxenstored-nopoll --ops mix --secs $secs || lab_bad "round $r: rxenstored-nopoll row failed"
+    daemon_cpu rxenstored-nopoll "$rxnpid" "$t"
     if XENSTORED_PATH=$rxe rxenstore-bench --daemon rxenstored-epoll --ops mix --secs $secs &&
         RXENSTORE_CLIENT_IO=plain rxenstore-bench --daemon c-plain --ops mix --secs $secs; then
         lab_ok "round $r: extra mix rows ran (rxenstored-epoll, c-plain)"
@@ -71,5 +78,5 @@ for r in $(seq "$reps"); do
     if [ $((r % 2)) = 1 ]; then bench_c; bench_rx; else bench_rx; bench_c; fi
     bench_extra
 done
-kill "$rxpid" "$rxepid" 2>/dev/null
+kill "$rxpid" "$rxepid" "$rxnpid" 2>/dev/null
 lab_done

@@ -15,6 +15,7 @@ use rxl_xenstore::daemon::conflict::{ConflictLimiter, DEFAULT_BURST, DEFAULT_TIC
 use rxl_xenstore::daemon::conn::engine::IoLoop;
 use rxl_xenstore::daemon::conn::ring::MapMode;
 use rxl_xenstore::daemon::conn::socket::{ListenSpec, Server};
+use rxl_xenstore::daemon::conn::spin::DEFAULT_MAX;
 use rxl_xenstore::daemon::handler::Daemon;
 use rxl_xenstore::daemon::persist;
 use rxl_xenstore::daemon::quota::{DEFAULTS, Quotas};
@@ -66,6 +67,11 @@ struct Args {
         value_name = "auto|io-uring|epoll"
     )]
     io_loop: IoLoop,
+    /// Longest time the io_uring loop polls for the next request before it blocks, in
+    /// microseconds (0: never). The window adapts: it stays closed while clients are
+    /// quiet and opens as far as the gaps between a busy client's requests.
+    #[arg(long, env = "RXENSTORED_POLL_US", default_value_t = DEFAULT_MAX.as_micros() as u64, value_name = "US")]
+    poll_us: u64,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -167,6 +173,7 @@ fn run(args: Args) -> Result<(), String> {
         unsafe { sigaction(sig, &action) }.map_err(|e| format!("sigaction({sig}): {e}"))?;
     }
     let mut server = Server::with_loop(daemon, &specs, args.io_loop).map_err(|e| e.to_string())?;
+    server.set_poll_window(std::time::Duration::from_micros(args.poll_us));
     if args.map_by_frame {
         server.set_map_mode(MapMode::FrameOnly);
     }
@@ -178,7 +185,11 @@ fn run(args: Args) -> Result<(), String> {
     } else {
         info!("socket mode: INTRODUCE records domains without mapping rings");
     }
-    info!(io_loop = server.io_loop(), "rxenstored ready");
+    info!(
+        io_loop = server.io_loop(),
+        poll_us = args.poll_us,
+        "rxenstored ready"
+    );
     let served = server.run(&STOP).map_err(|e| e.to_string());
     info!("shutting down");
     let saved = if args.no_state {

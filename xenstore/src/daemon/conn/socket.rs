@@ -28,6 +28,7 @@ use super::client::{Client, Transport};
 use super::dominfo::DomainProbe;
 use super::engine::{Engine, IoLoop, POLL_EVTCHN, POLL_LISTENER, TOKEN_EVTCHN, TOKEN_LISTENER};
 use super::ring::{ERROR_PROTO, MapMode, RingConn, RingError};
+use super::spin;
 use super::uring::{Completion, Op};
 use super::xendev::EventChannels;
 
@@ -150,6 +151,11 @@ impl Server {
         choice: IoLoop,
     ) -> Result<Server, SocketError> {
         let mut engine = Engine::open(choice)?;
+        if let Engine::Uring(u) = &mut engine {
+            u.set_spin_max(spin::max_from_env().map_err(|e| {
+                SocketError::Uring(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+            })?);
+        }
         let mut listeners = Vec::new();
         for (i, s) in specs.iter().enumerate() {
             let l = bind(s)?;
@@ -184,6 +190,15 @@ impl Server {
     /// Chooses how guests' pages are mapped (before [`Server::enable_xen`]).
     pub fn set_map_mode(&mut self, mode: MapMode) {
         self.map_mode = mode;
+    }
+
+    /// Sets the io_uring loop's largest polling window before it blocks
+    /// ([`super::spin`]; `Duration::ZERO` turns polling off). The epoll loop never polls:
+    /// each look would be a syscall.
+    pub fn set_poll_window(&mut self, max: Duration) {
+        if let Engine::Uring(u) = &mut self.engine {
+            u.set_spin_max(max);
+        }
     }
 
     /// The event loop in use: `"io_uring"` or `"epoll"`.

@@ -12,6 +12,13 @@
 //! is torn down with `shutdown(2)`, which completes its armed recv; the late completion
 //! finds no connection and only frees its buffer.
 //!
+//! Polling before blocking ([`super::spin`]): with the window open, a round submits
+//! without waiting, then watches the completion queue (shared memory) for the window
+//! before it blocks. The ring is set up with `IORING_SETUP_COOP_TASKRUN` and
+//! `IORING_SETUP_TASKRUN_FLAG` (Linux 5.19+) so that a request arriving while the
+//! daemon polls costs the sender no inter-processor interrupt: the kernel only raises a
+//! flag in the ring, and the daemon runs the pending work with a non-blocking enter.
+//!
 //! Sends post their completions like everything else: a round whose only completions
 //! are its own sends (a single client in lock step) takes a second `io_uring_enter` to
 //! wait for the next request. Linking the reply's send before the next recv with
@@ -22,10 +29,12 @@
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::RawFd;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use io_uring::types::{Fd, SubmitArgs, Timespec};
 use io_uring::{IoUring, Probe, opcode, squeue};
+
+use super::spin::SpinWindow;
 
 /// Submission queue size: a round pushes at most one recv and one send per connection
 /// (the queue is submitted early when full).
@@ -60,6 +69,10 @@ impl Op {
         kind << KIND_SHIFT | v
     }
 
+    fn is_send(self) -> bool {
+        matches!(self, Op::Send(_))
+    }
+
     fn from_user_data(u: u64) -> Option<Op> {
         let v = u & ((1 << KIND_SHIFT) - 1);
         match u >> KIND_SHIFT {
@@ -89,6 +102,10 @@ pub struct Uring {
     inflight: HashMap<u64, Vec<u8>>,
     /// Spare receive buffers (a recv per request would otherwise allocate 16 KiB).
     pool: Vec<Vec<u8>>,
+    /// How long to poll before blocking.
+    spin: SpinWindow,
+    /// Whether the kernel raises `IORING_SQ_TASKRUN` (set up with the taskrun flag).
+    taskrun_flag: bool,
 }
 
 impl Uring {
@@ -96,7 +113,18 @@ impl Uring {
     /// io_uring, `EPERM` where it is disabled, `Unsupported` without an opcode or
     /// `IORING_FEAT_EXT_ARG`, 5.11+); the caller then falls back to epoll.
     pub fn open() -> io::Result<Uring> {
-        let ring = IoUring::new(ENTRIES)?;
+        // Cooperative task running needs 5.19; older kernels refuse the flags (EINVAL)
+        // and get a plain ring, on which polling would still work, at the price of an
+        // interrupt per completion.
+        let (ring, taskrun_flag) = match IoUring::builder()
+            .setup_coop_taskrun()
+            .setup_taskrun_flag()
+            .build(ENTRIES)
+        {
+            Ok(r) => (r, true),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => (IoUring::new(ENTRIES)?, false),
+            Err(e) => return Err(e),
+        };
         if !ring.params().is_feature_ext_arg() {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -121,7 +149,14 @@ impl Uring {
             ring,
             inflight: HashMap::new(),
             pool: Vec::new(),
+            spin: SpinWindow::new(Duration::ZERO),
+            taskrun_flag,
         })
+    }
+
+    /// Sets the largest polling window (`Duration::ZERO`, the default: never poll).
+    pub fn set_spin_max(&mut self, max: Duration) {
+        self.spin = SpinWindow::new(max);
     }
 
     /// Queues an entry, submitting the queue first when it is full.
@@ -183,28 +218,105 @@ impl Uring {
     }
 
     /// Submits everything queued and waits up to `timeout` (`None`: not at all) for at
-    /// least one completion, in one `io_uring_enter`; appends the completions to `out`.
-    /// A signal ends the wait early, like `EINTR` from `epoll_wait`.
+    /// least one completion; appends the completions to `out`. A signal ends the wait
+    /// early, like `EINTR` from `epoll_wait`.
+    ///
+    /// With the polling window closed this is one `io_uring_enter`. With it open, the
+    /// queue is submitted without waiting; if that brings only the round's own send
+    /// completions (or nothing), the completion queue is polled for the window; a miss
+    /// with nothing reaped then blocks as before.
     pub fn round(
         &mut self,
         timeout: Option<Duration>,
         out: &mut Vec<Completion>,
     ) -> io::Result<()> {
+        let Some(t) = timeout else {
+            self.enter(0, None)?;
+            self.reap(out);
+            return Ok(());
+        };
+        let window = self.spin.current();
+        if window.is_zero() {
+            let start = Instant::now();
+            self.enter(1, Some(t))?;
+            let from = out.len();
+            self.reap(out);
+            // A round that only reaped its own sends did not wait for anybody.
+            if !self.spin.max().is_zero() && out[from..].iter().any(|c| !c.op.is_send()) {
+                self.spin.after_wait(false, Some(start.elapsed()));
+            }
+            return Ok(());
+        }
+        self.enter(0, None)?;
+        let from = out.len();
+        self.reap(out);
+        if out[from..].iter().any(|c| !c.op.is_send()) {
+            return Ok(());
+        }
+        if self.poll_for(window)? {
+            self.spin.after_wait(true, None);
+            self.reap(out);
+            return Ok(());
+        }
+        if out.len() > from {
+            // Only sends completed: return so that the caller can queue what waited
+            // behind them before anything blocks.
+            return Ok(());
+        }
+        let start = Instant::now();
+        self.enter(1, Some(t))?;
+        self.spin.after_wait(false, Some(start.elapsed()));
+        self.reap(out);
+        Ok(())
+    }
+
+    /// Polls the completion queue for up to `window`; true when a completion arrived.
+    fn poll_for(&mut self, window: Duration) -> io::Result<bool> {
+        let deadline = Instant::now() + window;
+        let mut n = 0u32;
+        loop {
+            if !self.ring.completion().is_empty() {
+                return Ok(true);
+            }
+            if self.taskrun_flag && self.ring.submission().taskrun() {
+                // Work is queued for this task (a recv's data came in): a non-blocking
+                // enter runs it, which posts the completion.
+                self.enter(0, None)?;
+                continue;
+            }
+            n = n.wrapping_add(1);
+            // Reading the clock may be a syscall (a PV dom0 without a vDSO clock): not on
+            // every turn.
+            if n % 64 == 0 && Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// One `io_uring_enter`: submits what is queued and, with `want` > 0, waits up to
+    /// `timeout` for that many completions. Timeouts, signals and a busy ring are not
+    /// errors (the round just reaps what there is).
+    fn enter(&mut self, want: usize, timeout: Option<Duration>) -> io::Result<()> {
         let r = match timeout {
-            None => self.ring.submit(),
-            Some(t) => {
+            Some(t) if want > 0 => {
                 let ts = Timespec::from(t);
                 let args = SubmitArgs::new().timespec(&ts);
-                self.ring.submitter().submit_with_args(1, &args)
+                self.ring.submitter().submit_with_args(want, &args)
             }
+            _ => self.ring.submit(),
         };
         match r {
-            Ok(_) => {}
+            Ok(_) => Ok(()),
             Err(e) => match e.raw_os_error() {
-                Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN) => {}
-                _ => return Err(e),
+                Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN) => Ok(()),
+                _ => Err(e),
             },
         }
+    }
+
+    /// Moves the completion queue's entries to `out`.
+    fn reap(&mut self, out: &mut Vec<Completion>) {
         for cqe in self.ring.completion() {
             let Some(op) = Op::from_user_data(cqe.user_data()) else {
                 continue;
@@ -221,7 +333,6 @@ impl Uring {
                 data,
             });
         }
-        Ok(())
     }
 }
 
