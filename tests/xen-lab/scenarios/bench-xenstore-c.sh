@@ -20,19 +20,22 @@ reps=3 secs=2
 rx=/run/rxenstored-bench/socket
 rxe=/run/rxenstored-bench/epoll.socket
 rxn=/run/rxenstored-bench/nopoll.socket
+rxs=/run/rxenstored-bench/signal.socket
 RUST_LOG=info rxenstored --no-xen --no-state --socket "$rx" > /tmp/rxenstored-bench.log 2>&1 &
 rxpid=$!
 RUST_LOG=info rxenstored --no-xen --no-state --io-loop epoll --socket "$rxe" > /tmp/rxenstored-epoll.log 2>&1 &
 rxepid=$!
 RUST_LOG=info rxenstored --no-xen --no-state --poll-us 0 --socket "$rxn" > /tmp/rxenstored-nopoll.log 2>&1 &
 rxnpid=$!
+RXENSTORE_TASKRUN=signal RUST_LOG=info rxenstored --no-xen --no-state --socket "$rxs" > /tmp/rxenstored-signal.log 2>&1 &
+rxspid=$!
 lab_secs; end=$((LAB_S + 60))
 until XENSTORED_PATH=$rx timeout 3 xenstore-ls / > /dev/null 2>&1; do
     lab_secs; [ "$LAB_S" -lt $end ] || { cat /tmp/rxenstored-bench.log; lab_fail "rxenstored does not answer on $rx within 60 s"; }
     sleep 1
 done
 lab_ok "C xenstored on /run/xenstored/socket, rxenstored (socket mode) on $rx"
-until [ -S "$rxe" ] && [ -S "$rxn" ]; do
+until [ -S "$rxe" ] && [ -S "$rxn" ] && [ -S "$rxs" ]; do
     lab_secs; [ "$LAB_S" -lt $end ] || { cat /tmp/rxenstored-epoll.log /tmp/rxenstored-nopoll.log; lab_fail "rxenstored --io-loop epoll or --poll-us 0 has no socket within 60 s"; }
     sleep 1
 done
@@ -69,6 +72,9 @@ bench_extra() {
     t=$(cpu_ticks "$rxnpid")
     XENSTORED_PATH=$rxn rxenstore-bench --daemon rxenstored-nopoll --ops mix --secs $secs || lab_bad "round $r: rxenstored-nopoll row failed"
     daemon_cpu rxenstored-nopoll "$rxnpid" "$t"
+    XENSTORED_PATH=$rxs rxenstore-bench --daemon rxenstored-signal --ops mix --secs $secs || lab_bad "round $r: rxenstored-signal row failed"
+    RXENSTORE_CLIENT_POLL_US=1000 XENSTORED_PATH=$rx rxenstore-bench --daemon rxenstored-cpoll --ops mix --secs $secs || lab_bad "round $r: rxenstored-cpoll row failed"
+    RXENSTORE_CLIENT_POLL_US=1000 rxenstore-bench --daemon c-cpoll --ops mix --secs $secs || lab_bad "round $r: c-cpoll row failed"
     if XENSTORED_PATH=$rxe rxenstore-bench --daemon rxenstored-epoll --ops mix --secs $secs &&
         RXENSTORE_CLIENT_IO=plain rxenstore-bench --daemon c-plain --ops mix --secs $secs; then
         lab_ok "round $r: extra mix rows ran (rxenstored-epoll, c-plain)"
@@ -78,5 +84,5 @@ for r in $(seq "$reps"); do
     if [ $((r % 2)) = 1 ]; then bench_c; bench_rx; else bench_rx; bench_c; fi
     bench_extra
 done
-kill "$rxpid" "$rxepid" "$rxnpid" 2>/dev/null
+kill "$rxpid" "$rxepid" "$rxnpid" "$rxspid" 2>/dev/null
 lab_done

@@ -15,7 +15,7 @@ use rxl_xenstore::daemon::conflict::{ConflictLimiter, DEFAULT_BURST, DEFAULT_TIC
 use rxl_xenstore::daemon::conn::engine::IoLoop;
 use rxl_xenstore::daemon::conn::ring::MapMode;
 use rxl_xenstore::daemon::conn::socket::{ListenSpec, Server};
-use rxl_xenstore::daemon::conn::spin::DEFAULT_MAX;
+use rxl_xenstore::spin::DEFAULT_MAX;
 use rxl_xenstore::daemon::handler::Daemon;
 use rxl_xenstore::daemon::persist;
 use rxl_xenstore::daemon::quota::{DEFAULTS, Quotas};

@@ -9,6 +9,10 @@
 //! client's cost per request. Used while the caller reads its own replies (no watch
 //! thread), from the connection's second request on (a one-shot tool does not pay the
 //! ring's set-up), and only on a unix socket; `RXENSTORE_CLIENT_IO=plain` turns it off.
+//!
+//! While a connection's replies come quickly, the client polls for the reply for a moment
+//! before it blocks ([`crate::spin`], `RXENSTORE_CLIENT_POLL_US`), which spares the
+//! wake-up a blocked caller costs when the reply arrives.
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
@@ -16,6 +20,9 @@ use std::os::unix::net::UnixStream;
 
 use io_uring::types::Fd;
 use io_uring::{IoUring, opcode, squeue};
+
+use crate::spin::{self, SpinWindow};
+use std::time::{Duration, Instant};
 
 use crate::wire::{HEADER_LEN, Header, Message, PAYLOAD_MAX};
 
@@ -53,6 +60,10 @@ impl Drop for RecvBuf {
 /// A socket read and written through a small io_uring.
 pub(crate) struct UringIo {
     ring: IoUring,
+    /// Whether the kernel raises `IORING_SQ_TASKRUN` ([`spin::open_ring`]).
+    taskrun_flag: bool,
+    /// How long to poll for a reply before blocking.
+    spin: SpinWindow,
     sock: UnixStream,
     /// Received bytes not yet returned as messages.
     pending: Vec<u8>,
@@ -62,9 +73,16 @@ pub(crate) struct UringIo {
 impl UringIo {
     /// Sets up a ring for `sock`, taking over `pending` (bytes already buffered).
     pub(crate) fn new(sock: UnixStream, pending: Vec<u8>) -> io::Result<UringIo> {
-        let ring = IoUring::builder().build(4)?;
+        let (ring, taskrun_flag) = spin::open_ring(4)?;
+        let max =
+            spin::max_from_env(spin::CLIENT_POLL_US_ENV, Duration::ZERO).unwrap_or_else(|e| {
+                tracing::warn!("{e}; not polling for replies");
+                Duration::ZERO
+            });
         Ok(UringIo {
             ring,
+            taskrun_flag,
+            spin: SpinWindow::new(max),
             sock,
             pending,
             rbuf: RecvBuf {
@@ -108,22 +126,22 @@ impl UringIo {
         }
         self.rbuf.inflight = true;
         let (mut sent, mut got) = (None, None);
+        let window = self.spin.current();
+        if !window.is_zero() {
+            self.enter(0)?;
+            self.reap(&mut sent, &mut got);
+            if got.is_none() && self.spin.poll(&mut self.ring, self.taskrun_flag)? {
+                self.reap(&mut sent, &mut got);
+            }
+        }
         while sent.is_none() || got.is_none() {
             let want = usize::from(sent.is_none()) + usize::from(got.is_none());
-            if let Err(e) = self.ring.submit_and_wait(want) {
-                if !matches!(
-                    e.raw_os_error(),
-                    Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)
-                ) {
-                    return Err(e);
-                }
-            }
-            for cqe in self.ring.completion() {
-                match cqe.user_data() {
-                    SEND => sent = Some(cqe.result()),
-                    RECV => got = Some(cqe.result()),
-                    _ => {}
-                }
+            let start = Instant::now();
+            self.enter(want)?;
+            let waited_for_reply = got.is_none();
+            self.reap(&mut sent, &mut got);
+            if waited_for_reply && got.is_some() {
+                self.spin.after_block(start.elapsed());
             }
         }
         self.rbuf.inflight = false;
@@ -136,6 +154,33 @@ impl UringIo {
             self.sock.write_all(&self.rbuf.out[sent as usize..])?;
         }
         self.took(got.unwrap_or(-libc::ECANCELED))
+    }
+
+    /// One `io_uring_enter` submitting what is queued and waiting for `want` completions;
+    /// an interrupted or busy enter is retried by the caller's loop.
+    fn enter(&mut self, want: usize) -> io::Result<()> {
+        match self.ring.submit_and_wait(want) {
+            Err(e)
+                if !matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)
+                ) =>
+            {
+                Err(e)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Takes the send's and the recv's results off the completion queue.
+    fn reap(&mut self, sent: &mut Option<i32>, got: &mut Option<i32>) {
+        for cqe in self.ring.completion() {
+            match cqe.user_data() {
+                SEND => *sent = Some(cqe.result()),
+                RECV => *got = Some(cqe.result()),
+                _ => {}
+            }
+        }
     }
 
     /// Accounts a recv's result.

@@ -6,6 +6,5 @@ pub mod dominfo;
 pub mod engine;
 pub mod ring;
 pub mod socket;
-pub mod spin;
 pub mod uring;
 pub mod xendev;

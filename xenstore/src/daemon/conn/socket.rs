@@ -28,9 +28,9 @@ use super::client::{Client, Transport};
 use super::dominfo::DomainProbe;
 use super::engine::{Engine, IoLoop, POLL_EVTCHN, POLL_LISTENER, TOKEN_EVTCHN, TOKEN_LISTENER};
 use super::ring::{ERROR_PROTO, MapMode, RingConn, RingError};
-use super::spin;
 use super::uring::{Completion, Op};
 use super::xendev::EventChannels;
+use crate::spin;
 
 /// `VIRQ_DOM_EXC`: a domain shut down or died.
 const VIRQ_DOM_EXC: u32 = 3;
@@ -152,9 +152,11 @@ impl Server {
     ) -> Result<Server, SocketError> {
         let mut engine = Engine::open(choice)?;
         if let Engine::Uring(u) = &mut engine {
-            u.set_spin_max(spin::max_from_env().map_err(|e| {
-                SocketError::Uring(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
-            })?);
+            u.set_spin_max(
+                spin::max_from_env(spin::POLL_US_ENV, spin::DEFAULT_MAX).map_err(|e| {
+                    SocketError::Uring(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+                })?,
+            );
         }
         let mut listeners = Vec::new();
         for (i, s) in specs.iter().enumerate() {

@@ -12,12 +12,8 @@
 //! is torn down with `shutdown(2)`, which completes its armed recv; the late completion
 //! finds no connection and only frees its buffer.
 //!
-//! Polling before blocking ([`super::spin`]): with the window open, a round submits
-//! without waiting, then watches the completion queue (shared memory) for the window
-//! before it blocks. The ring is set up with `IORING_SETUP_COOP_TASKRUN` and
-//! `IORING_SETUP_TASKRUN_FLAG` (Linux 5.19+) so that a request arriving while the
-//! daemon polls costs the sender no inter-processor interrupt: the kernel only raises a
-//! flag in the ring, and the daemon runs the pending work with a non-blocking enter.
+//! Polling before blocking ([`crate::spin`]): with the window open, a round submits
+//! without waiting, then polls the completion queue for the window before it blocks.
 //!
 //! Sends post their completions like everything else: a round whose only completions
 //! are its own sends (a single client in lock step) takes a second `io_uring_enter` to
@@ -34,7 +30,7 @@ use std::time::{Duration, Instant};
 use io_uring::types::{Fd, SubmitArgs, Timespec};
 use io_uring::{IoUring, Probe, opcode, squeue};
 
-use super::spin::SpinWindow;
+use crate::spin::{self, SpinWindow};
 
 /// Submission queue size: a round pushes at most one recv and one send per connection
 /// (the queue is submitted early when full).
@@ -113,18 +109,7 @@ impl Uring {
     /// io_uring, `EPERM` where it is disabled, `Unsupported` without an opcode or
     /// `IORING_FEAT_EXT_ARG`, 5.11+); the caller then falls back to epoll.
     pub fn open() -> io::Result<Uring> {
-        // Cooperative task running needs 5.19; older kernels refuse the flags (EINVAL)
-        // and get a plain ring, on which polling would still work, at the price of an
-        // interrupt per completion.
-        let (ring, taskrun_flag) = match IoUring::builder()
-            .setup_coop_taskrun()
-            .setup_taskrun_flag()
-            .build(ENTRIES)
-        {
-            Ok(r) => (r, true),
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => (IoUring::new(ENTRIES)?, false),
-            Err(e) => return Err(e),
-        };
+        let (ring, taskrun_flag) = spin::open_ring(ENTRIES)?;
         if !ring.params().is_feature_ext_arg() {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -242,8 +227,8 @@ impl Uring {
             let from = out.len();
             self.reap(out);
             // A round that only reaped its own sends did not wait for anybody.
-            if !self.spin.max().is_zero() && out[from..].iter().any(|c| !c.op.is_send()) {
-                self.spin.after_wait(false, Some(start.elapsed()));
+            if self.spin.enabled() && out[from..].iter().any(|c| !c.op.is_send()) {
+                self.spin.after_block(start.elapsed());
             }
             return Ok(());
         }
@@ -253,8 +238,7 @@ impl Uring {
         if out[from..].iter().any(|c| !c.op.is_send()) {
             return Ok(());
         }
-        if self.poll_for(window)? {
-            self.spin.after_wait(true, None);
+        if self.spin.poll(&mut self.ring, self.taskrun_flag)? {
             self.reap(out);
             return Ok(());
         }
@@ -265,33 +249,9 @@ impl Uring {
         }
         let start = Instant::now();
         self.enter(1, Some(t))?;
-        self.spin.after_wait(false, Some(start.elapsed()));
+        self.spin.after_block(start.elapsed());
         self.reap(out);
         Ok(())
-    }
-
-    /// Polls the completion queue for up to `window`; true when a completion arrived.
-    fn poll_for(&mut self, window: Duration) -> io::Result<bool> {
-        let deadline = Instant::now() + window;
-        let mut n = 0u32;
-        loop {
-            if !self.ring.completion().is_empty() {
-                return Ok(true);
-            }
-            if self.taskrun_flag && self.ring.submission().taskrun() {
-                // Work is queued for this task (a recv's data came in): a non-blocking
-                // enter runs it, which posts the completion.
-                self.enter(0, None)?;
-                continue;
-            }
-            n = n.wrapping_add(1);
-            // Reading the clock may be a syscall (a PV dom0 without a vDSO clock): not on
-            // every turn.
-            if n % 64 == 0 && Instant::now() >= deadline {
-                return Ok(false);
-            }
-            std::hint::spin_loop();
-        }
     }
 
     /// One `io_uring_enter`: submits what is queued and, with `want` > 0, waits up to
