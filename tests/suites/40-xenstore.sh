@@ -2,7 +2,8 @@
 # Xenstore: rxenstored against real peers, no Xen needed.
 #  1. conformance (under both daemon event loops, io_uring and epoll): Debian's xenstore-read/-write/-ls/-list/-rm/-chmod/-exists/-watch and Xen's
 #     test-xenstore against rxenstored; rxenstore's output compared byte for byte with theirs;
-#     the Rust client; adversarial cases from the xenstored XSAs (cargo test targets);
+#     the Rust client; adversarial cases from the xenstored XSAs; live update of the daemon with
+#     clients staying connected (cargo test targets);
 #  2. txn_stress.c linked to Debian's libxenstore: transaction increments from 6 processes,
 #     no update lost; then test-xenstore's random mode for 10 s;
 #  3. cargo-fuzz: the decoder and the request handler, 30 s each.
@@ -31,6 +32,8 @@ for io_loop in auto epoll; do
   RXENSTORED_IO_LOOP=$io_loop cargo test -p rxl-xenstore --locked --test xenstore_utils --test client \
     --test adversarial --test ring 2>&1
 done
+echo "-- live update (each case names its event loop; Xen's xenstore-control from the unpacked debs)"
+cargo test -p rxl-xenstore --locked --test live_update 2>&1
 
 echo "== 2. libxenstore txn_stress and test-xenstore -r against rxenstored"
 cargo build -p rxl-xenstore --bins --locked 2>&1 | tail -1

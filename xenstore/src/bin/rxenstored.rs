@@ -2,8 +2,9 @@
 //!
 //! Serves the xenstore protocol on a unix socket (default `/run/xenstored/socket`,
 //! privileged, as dom0's tools expect), keeps the tree across restarts in a state file
-//! (dumped on SIGTERM/SIGINT, reloaded on start) and logs through `tracing`
-//! (`RUST_LOG=rxl_xenstore=debug` for per-request logs).
+//! (dumped on SIGTERM/SIGINT, reloaded on start), replaces its binary without dropping a
+//! client on SIGHUP or `xenstore-control live-update` (`rxl_xenstore::daemon::liveupdate`)
+//! and logs through `tracing` (`RUST_LOG=rxl_xenstore=debug` for per-request logs).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,11 +16,12 @@ use rxl_xenstore::daemon::conflict::{ConflictLimiter, DEFAULT_BURST, DEFAULT_TIC
 use rxl_xenstore::daemon::conn::engine::IoLoop;
 use rxl_xenstore::daemon::conn::ring::MapMode;
 use rxl_xenstore::daemon::conn::socket::{ListenSpec, Server};
-use rxl_xenstore::spin::DEFAULT_MAX;
 use rxl_xenstore::daemon::handler::Daemon;
+use rxl_xenstore::daemon::liveupdate::{self, Target, fds::Inherited};
 use rxl_xenstore::daemon::persist;
 use rxl_xenstore::daemon::quota::{DEFAULTS, Quotas};
-use tracing::info;
+use rxl_xenstore::spin::DEFAULT_MAX;
+use tracing::{error, info, warn};
 
 /// Command line.
 #[derive(Parser, Debug)]
@@ -72,12 +74,20 @@ struct Args {
     /// quiet and opens as far as the gaps between a busy client's requests.
     #[arg(long, env = "RXENSTORED_POLL_US", default_value_t = DEFAULT_MAX.as_micros() as u64, value_name = "US")]
     poll_us: u64,
+    /// Set by a live update for the new image: the memfd holding the hand-over state.
+    #[arg(long = "live-update-fd", hide = true, value_name = "FD")]
+    live_update_fd: Option<i32>,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
+static RELOAD: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
+extern "C" fn on_signal(sig: libc::c_int) {
+    if sig == libc::SIGHUP {
+        RELOAD.store(true, Ordering::Relaxed);
+    } else {
+        STOP.store(true, Ordering::Relaxed);
+    }
 }
 
 fn parse_quotas(items: &[String]) -> Result<Quotas, String> {
@@ -141,6 +151,57 @@ fn main() -> ExitCode {
     }
 }
 
+/// The daemon from the state file (or empty).
+fn load_state(args: &Args, quotas: Quotas) -> Result<Daemon, String> {
+    if args.no_state {
+        return Ok(Daemon::new(quotas));
+    }
+    match persist::load(&args.state, quotas.clone()).map_err(|e| e.to_string())? {
+        Some(d) => {
+            info!(file = %args.state.display(), nodes = d.store.len(), "state reloaded");
+            Ok(d)
+        }
+        None => Ok(Daemon::new(quotas)),
+    }
+}
+
+/// In the image a live update started: the server from the hand-over in memfd `fd`,
+/// with the rings' buffers to give back; `None` (logged) if it cannot be resumed, and the
+/// daemon then starts as after a restart.
+fn resume(
+    args: &Args,
+    fd: i32,
+    quotas: &Quotas,
+    specs: &[ListenSpec],
+) -> Option<(Server, Vec<liveupdate::RingBuffers>)> {
+    let mut inherited = Inherited::default();
+    let r = inherited.read_state(fd).and_then(|bytes| {
+        let (h, tree) = liveupdate::decode(&bytes)?;
+        let d = persist::decode(
+            tree,
+            std::path::Path::new("live-update state"),
+            quotas.clone(),
+        )
+        .map_err(|e| liveupdate::LiveUpdateError::Format(e.to_string()))?;
+        Ok((h, d))
+    });
+    let (h, mut daemon) = match r {
+        Ok(x) => x,
+        Err(e) => {
+            error!(error = %e, "live update: cannot resume, starting from the state file; clients reconnect");
+            return None;
+        }
+    };
+    daemon.conflicts = ConflictLimiter::new(args.conflict_burst, DEFAULT_TICK);
+    match Server::resume(daemon, specs, args.io_loop, h, &mut inherited) {
+        Ok(x) => Some(x),
+        Err(e) => {
+            error!(error = %e, "live update: cannot resume, starting from the state file; clients reconnect");
+            None
+        }
+    }
+}
+
 fn run(args: Args) -> Result<(), String> {
     let quotas = parse_quotas(&args.quotas)?;
     let mut specs = vec![ListenSpec {
@@ -149,30 +210,35 @@ fn run(args: Args) -> Result<(), String> {
         privileged: true,
     }];
     specs.extend(domain_specs(&args.domain_sockets)?);
-    let daemon = if args.no_state {
-        Daemon::new(quotas)
-    } else {
-        match persist::load(&args.state, quotas.clone()).map_err(|e| e.to_string())? {
-            Some(d) => {
-                info!(file = %args.state.display(), nodes = d.store.len(), "state reloaded");
-                d
-            }
-            None => Daemon::new(quotas),
-        }
-    };
-    let mut daemon = daemon;
-    daemon.conflicts = ConflictLimiter::new(args.conflict_burst, DEFAULT_TICK);
     let action = SigAction::new(
         SigHandler::Handler(on_signal),
         SaFlags::empty(),
         SigSet::empty(),
     );
-    for sig in [Signal::SIGTERM, Signal::SIGINT] {
+    for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe; no
         // SA_RESTART, so poll(2) returns EINTR and the loop notices promptly.
         unsafe { sigaction(sig, &action) }.map_err(|e| format!("sigaction({sig}): {e}"))?;
     }
-    let mut server = Server::with_loop(daemon, &specs, args.io_loop).map_err(|e| e.to_string())?;
+    // A live update blocked these across its exec: pending ones are delivered now.
+    liveupdate::fds::unblock_signals();
+    // Resolved now: after a package upgrade /proc/self/exe names a deleted file.
+    let target = Target::current()
+        .map_err(|e| warn!(error = %e, "live update unavailable"))
+        .ok();
+    let resumed = args
+        .live_update_fd
+        .and_then(|fd| resume(&args, fd, &quotas, &specs));
+    let (mut server, rings) = match resumed {
+        Some(x) => x,
+        None => {
+            let mut daemon = load_state(&args, quotas)?;
+            daemon.conflicts = ConflictLimiter::new(args.conflict_burst, DEFAULT_TICK);
+            let server =
+                Server::with_loop(daemon, &specs, args.io_loop).map_err(|e| e.to_string())?;
+            (server, Vec::new())
+        }
+    };
     server.set_poll_window(std::time::Duration::from_micros(args.poll_us));
     if args.map_by_frame {
         server.set_map_mode(MapMode::FrameOnly);
@@ -182,6 +248,7 @@ fn run(args: Args) -> Result<(), String> {
             .enable_xen()
             .map_err(|e| format!("{e}; run with --no-xen to serve the socket only"))?;
         info!("serving guests' rings (/dev/xen/evtchn, /dev/xen/gntdev)");
+        server.resume_rings(rings);
     } else {
         info!("socket mode: INTRODUCE records domains without mapping rings");
     }
@@ -190,7 +257,8 @@ fn run(args: Args) -> Result<(), String> {
         poll_us = args.poll_us,
         "rxenstored ready"
     );
-    let served = server.run(&STOP).map_err(|e| e.to_string());
+    let state_file = (!args.no_state).then_some(args.state.as_path());
+    let served = serve(&mut server, target.as_ref(), state_file).map_err(|e| e.to_string());
     info!("shutting down");
     let saved = if args.no_state {
         Ok(())
@@ -202,4 +270,36 @@ fn run(args: Args) -> Result<(), String> {
     };
     server.cleanup();
     served.and(saved)
+}
+
+/// Serves until SIGTERM/SIGINT, performing live updates between rounds (SIGHUP or the
+/// `live-update` control command). A failed update is logged and serving goes on.
+fn serve(
+    server: &mut Server,
+    target: Option<&Target>,
+    state_file: Option<&std::path::Path>,
+) -> Result<(), rxl_xenstore::daemon::conn::socket::SocketError> {
+    while !STOP.load(Ordering::Relaxed) {
+        server.turn(nix::poll::PollTimeout::from(1000u16))?;
+        let asked = RELOAD.swap(false, Ordering::Relaxed) || server.daemon().live_update.pending();
+        if !asked {
+            continue;
+        }
+        match target {
+            // Only returns if the update failed (the server is serving again).
+            Some(t) => {
+                let e = liveupdate::perform(server, t, state_file);
+                error!(error = %e, "live update failed; the running daemon goes on");
+            }
+            None => {
+                let req = server.daemon_mut().live_update.take();
+                let e = liveupdate::LiveUpdateError::SelfExe(std::io::Error::other(
+                    "unresolved at start",
+                ));
+                server.live_update_failed(req.requester, &e);
+                error!(error = %e, "live update failed");
+            }
+        }
+    }
+    Ok(())
 }

@@ -12,6 +12,7 @@ use tracing::{debug, info, warn};
 
 use super::conflict::ConflictLimiter;
 use super::domain::{Domain, SERVER_FEATURES};
+use super::liveupdate::{LiveUpdateControl, Session};
 use super::ops;
 use super::path::{self, INTRODUCE_DOMAIN, RELEASE_DOMAIN};
 use super::perms::{Caller, access, root_perms};
@@ -71,6 +72,8 @@ pub struct Daemon {
     /// the restart, so without them `xl shutdown` or a backend's device watch would go
     /// unheard.
     pub ring_watches: BTreeMap<u32, Vec<Watch>>,
+    /// The `live-update` control command's state (performed by the server loop).
+    pub live_update: LiveUpdateControl,
 }
 
 impl Default for Daemon {
@@ -101,6 +104,7 @@ impl Daemon {
             shut_down: Default::default(),
             conflicts: ConflictLimiter::default(),
             conns: HashMap::new(),
+            live_update: LiveUpdateControl::default(),
         }
     }
 
@@ -129,6 +133,33 @@ impl Daemon {
         };
         if let Some(ws) = self.ring_watches.remove(&c.domid) {
             c.watches = ws;
+        }
+    }
+
+    /// Live update: what connection `id` carries to the new image.
+    pub fn session(&self, id: ConnId) -> Option<Session> {
+        let c = self.conns.get(&id)?;
+        let mut open_txns: Vec<u32> = c.txns.keys().copied().collect();
+        open_txns.sort_unstable();
+        Some(Session {
+            watches: c.watches.clone(),
+            next_txid: c.next_txid,
+            open_txns,
+        })
+    }
+
+    /// Live update: registers connection `id` again with its carried session. Its open
+    /// transactions are [`Transaction::aborted`]: their commit answers `EAGAIN`.
+    pub fn resume_session(&mut self, id: ConnId, domid: u32, privileged: bool, s: Session) {
+        self.connect(id, domid, privileged);
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.watches = s.watches;
+            c.next_txid = s.next_txid.max(1);
+            c.txns = s
+                .open_txns
+                .into_iter()
+                .map(|t| (t, Transaction::aborted()))
+                .collect();
         }
     }
 
@@ -216,7 +247,9 @@ impl Daemon {
                 Message::error(&h, e)
             }
         };
-        fx.insert(0, Effect::Send(id, reply));
+        if !self.live_update.take_deferred() {
+            fx.insert(0, Effect::Send(id, reply));
+        }
         fx
     }
 
@@ -513,6 +546,9 @@ impl Daemon {
             }
             Request::Control { args } => {
                 need_priv()?;
+                if args[0] == b"live-update" {
+                    return self.live_update.command(id, h, &args[1..]);
+                }
                 self.control(&args)
             }
         }
@@ -559,7 +595,7 @@ impl Daemon {
     fn control(&mut self, args: &[Vec<u8>]) -> Result<Vec<u8>, XsErrno> {
         let cmd = String::from_utf8_lossy(&args[0]).to_string();
         let text = match cmd.as_str() {
-            "help" => "check\nhelp\nprint <text>\nquota\nstats\n".to_string(),
+            "help" => "check\nhelp\nlive-update -f <binary> | -c <args> | -s [-t <secs>] [-F] | -a\nprint <text>\nquota\nstats\n".to_string(),
             "check" => {
                 let consistent = self.store.walk().len() == self.store.len();
                 if consistent {

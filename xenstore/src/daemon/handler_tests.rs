@@ -560,3 +560,43 @@ fn the_domain_whose_writes_fail_others_commits_is_blamed_and_paused() {
     req(&mut d, 6, MsgType::TransactionEnd, t, b"T\0");
     assert_eq!(d.conflicts.blamed, 5);
 }
+
+#[test]
+fn live_update_control_is_privileged_and_answered_later() {
+    let mut d = daemon();
+    d.connect(5, 5, false);
+    let start = join_strings(["live-update", "-s"]);
+    let fx = req(&mut d, 5, MsgType::Control, 0, &start);
+    assert_eq!(reply(&fx), b"EACCES\0");
+    assert!(!d.live_update.pending());
+    // Privileged: recorded, and no reply now (the new image sends it).
+    let fx = req(&mut d, 0, MsgType::Control, 0, &start);
+    assert!(fx.is_empty(), "{fx:?}");
+    assert!(d.live_update.pending());
+    // The next request is answered as usual.
+    let fx = req(&mut d, 0, MsgType::Write, 0, b"/a\0x");
+    assert_eq!(reply(&fx), b"OK\0");
+}
+
+#[test]
+fn a_session_carries_watches_and_dooms_open_transactions() {
+    let mut d = daemon();
+    req(&mut d, 0, MsgType::Watch, 0, b"/w\0tok\0");
+    let t = txn(&mut d, 0);
+    req(&mut d, 0, MsgType::Write, t, b"/w/in-tx\0x");
+    let s = d.session(0).unwrap();
+    assert_eq!(s.open_txns, [t]);
+    assert_eq!(s.watches.len(), 1);
+    // The new image: same connection id, session given back.
+    let mut e = Daemon::default();
+    e.resume_session(0, 0, true, s);
+    let fx = req(&mut e, 0, MsgType::Write, 0, b"/w/x\0y");
+    assert_eq!(events(&fx, 0), [ev("/w/x", "tok")]);
+    // Inside the doomed transaction requests still work; its commit says retry.
+    assert_eq!(reply(&req(&mut e, 0, MsgType::Read, t, b"/w/x\0")), b"y");
+    let fx = req(&mut e, 0, MsgType::TransactionEnd, t, b"T\0");
+    assert_eq!(reply(&fx), b"EAGAIN\0");
+    assert_eq!(e.conflicts.blamed, 0, "nobody is blamed for it");
+    // New transaction ids do not reuse the old one.
+    assert!(txn(&mut e, 0) > t);
+}

@@ -1,6 +1,7 @@
 //! The `rxenstored` daemon: the tree ([`store`]), its rules ([`perms`], [`transaction`],
-//! [`watch`], [`quota`], [`conflict`]), request dispatch ([`handler`]), persistence ([`persist`]) and
-//! the connections it serves ([`conn`]).
+//! [`watch`], [`quota`], [`conflict`]), request dispatch ([`handler`]), persistence ([`persist`]),
+//! replacing its own binary without dropping a client ([`liveupdate`]) and the connections
+//! it serves ([`conn`]).
 //!
 //! The core ([`handler::Daemon`]) is pure: it turns one request into replies, watch
 //! events and domain effects and does no I/O, so it is unit-tested and fuzzed directly.
@@ -9,6 +10,7 @@ pub mod conflict;
 pub mod conn;
 pub mod domain;
 pub mod handler;
+pub mod liveupdate;
 pub mod ops;
 pub mod path;
 pub mod perms;

@@ -4,7 +4,8 @@
 //! The watches of rings are kept too (by domain): a guest's xenbus, or dom0's kernel
 //! backends, register theirs once and carry on over the re-attached ring unaware of the
 //! restart. Socket connections, their watches and open transactions are not kept: those
-//! clients are gone after a restart anyway (and reconnect). The dump is written to a temporary file,
+//! clients are gone after a restart anyway (and reconnect); a live update
+//! ([`super::liveupdate`]) hands this same dump over together with the connections. The dump is written to a temporary file,
 //! synced and renamed, so a crash mid-dump leaves the previous state intact.
 
 use std::collections::BTreeMap;
@@ -78,11 +79,13 @@ struct WatchDump {
     strip: Option<String>,
 }
 
-fn hex(b: &[u8]) -> String {
+/// Bytes as lower-case hex.
+pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
+/// Hex back to bytes (`None` if it is not hex).
+pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
     }
@@ -94,10 +97,15 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 
 /// Writes `d`'s persistent state to `path` atomically.
 pub fn save(d: &Daemon, path: &Path) -> Result<(), PersistError> {
-    let io = |source| PersistError::Io {
+    let text = encode(d).map_err(|source| PersistError::Io {
         path: path.to_path_buf(),
         source,
-    };
+    })?;
+    write_bytes(&text, path)
+}
+
+/// `d`'s persistent state as the state file holds it (a live update hands it over).
+pub fn encode(d: &Daemon) -> Result<Vec<u8>, std::io::Error> {
     let dump = Dump {
         version: 1,
         nodes: d
@@ -135,10 +143,18 @@ pub fn save(d: &Daemon, path: &Path) -> Result<(), PersistError> {
             })
             .collect(),
     };
-    let text = serde_json::to_vec(&dump).map_err(|e| io(std::io::Error::other(e)))?;
+    serde_json::to_vec(&dump).map_err(std::io::Error::other)
+}
+
+/// Writes an [`encode`]d state to `path` atomically (temporary file, sync, rename).
+pub fn write_bytes(text: &[u8], path: &Path) -> Result<(), PersistError> {
+    let io = |source| PersistError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let tmp = path.with_extension("tmp");
     let mut f = fs::File::create(&tmp).map_err(io)?;
-    let written = f.write_all(&text).and_then(|_| f.sync_all());
+    let written = f.write_all(text).and_then(|_| f.sync_all());
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
         return Err(io(e));
@@ -147,7 +163,7 @@ pub fn save(d: &Daemon, path: &Path) -> Result<(), PersistError> {
 }
 
 /// Loads a daemon from `path`; `Ok(None)` if the file does not exist.
-pub fn load(path: &Path, mut quotas: Quotas) -> Result<Option<Daemon>, PersistError> {
+pub fn load(path: &Path, quotas: Quotas) -> Result<Option<Daemon>, PersistError> {
     let text = match fs::read(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -158,6 +174,12 @@ pub fn load(path: &Path, mut quotas: Quotas) -> Result<Option<Daemon>, PersistEr
             });
         }
     };
+    decode(&text, path, quotas).map(Some)
+}
+
+/// A daemon from an [`encode`]d state; `origin` names it in errors.
+pub fn decode(text: &[u8], origin: &Path, mut quotas: Quotas) -> Result<Daemon, PersistError> {
+    let path = origin;
     let fmt = |line, column, msg: String| PersistError::Format {
         path: path.to_path_buf(),
         line,
@@ -165,7 +187,7 @@ pub fn load(path: &Path, mut quotas: Quotas) -> Result<Option<Daemon>, PersistEr
         msg,
     };
     let dump: Dump =
-        serde_json::from_slice(&text).map_err(|e| fmt(e.line(), e.column(), e.to_string()))?;
+        serde_json::from_slice(text).map_err(|e| fmt(e.line(), e.column(), e.to_string()))?;
     if dump.version != 1 {
         return Err(fmt(1, 1, format!("unsupported version {}", dump.version)));
     }
@@ -209,7 +231,7 @@ pub fn load(path: &Path, mut quotas: Quotas) -> Result<Option<Daemon>, PersistEr
             (domid, ws)
         })
         .collect();
-    Ok(Some(d))
+    Ok(d)
 }
 
 #[cfg(test)]

@@ -39,6 +39,8 @@ pub struct Transaction {
     owner_delta: HashMap<u32, isize>,
     deletes: bool,
     seq: u64,
+    /// Opened before a live update: its reads were not carried, so it can only fail.
+    aborted: bool,
 }
 
 impl Transaction {
@@ -47,6 +49,16 @@ impl Transaction {
         self.seq += 1;
         let seq = self.overlay.get(&p).map_or(self.seq, |x| x.seq);
         self.overlay.insert(p, Pending { node, dirty, seq });
+    }
+
+    /// A transaction that was open across a live update: operations inside it still
+    /// work, but its commit fails with `EAGAIN` (the protocol's "retry the whole
+    /// transaction"), since what it read before the update was not carried.
+    pub fn aborted() -> Transaction {
+        Transaction {
+            aborted: true,
+            ..Transaction::default()
+        }
     }
 
     /// Net nodes this transaction adds per owner (owners that gain nodes only).
@@ -225,6 +237,10 @@ impl View<'_> {
 /// A node `txn` read that has changed since, if any: the node whose writer made the
 /// commit fail (conflict accounting).
 pub fn first_conflict<'t>(store: &Store, txn: &'t Transaction) -> Option<&'t str> {
+    if txn.aborted {
+        // Nobody's write caused it: no domain is blamed.
+        return None;
+    }
     txn.reads
         .iter()
         .find(|(p, generation)| store.generation(p) != **generation)
@@ -234,6 +250,9 @@ pub fn first_conflict<'t>(store: &Store, txn: &'t Transaction) -> Option<&'t str
 /// Commits `txn` into `store`: `EAGAIN` on a conflict (nothing applied), otherwise the
 /// changes to fire watches for.
 pub fn commit(store: &mut Store, txn: Transaction) -> Result<Vec<Change>, XsErrno> {
+    if txn.aborted {
+        return Err(XsErrno::EAGAIN);
+    }
     for (p, generation) in &txn.reads {
         if store.generation(p) != *generation {
             return Err(XsErrno::EAGAIN);

@@ -28,7 +28,7 @@ pub enum Change {
 }
 
 /// One registered watch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Watch {
     /// Canonical absolute path, or a special `@` name.
     pub path: String,

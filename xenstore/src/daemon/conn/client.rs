@@ -225,7 +225,8 @@ impl Client {
         self.send_inflight = false;
         match result {
             n if n > 0 => self.consumed(n as usize),
-            n if n == -libc::EINTR || n == -libc::EAGAIN => {}
+            // Cancelled (live update): nothing was sent, the output stays queued.
+            n if n == -libc::EINTR || n == -libc::EAGAIN || n == -libc::ECANCELED => {}
             _ => self.closed = true,
         }
     }

@@ -40,6 +40,8 @@ use crate::daemon::domain::SERVER_FEATURES;
 use crate::daemon::handler::{ConnId, Daemon, Effect};
 use crate::wire::{HEADER_LEN, Message, MsgType};
 
+mod handover;
+
 /// Stop reading a client once this much input is buffered.
 pub const MAX_INPUT: usize = 64 * 1024;
 /// Stop processing a client's requests while this many reply bytes are unsent.

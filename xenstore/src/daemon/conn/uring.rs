@@ -254,6 +254,43 @@ impl Uring {
         Ok(())
     }
 
+    /// Live update: cancels every recv and send in flight and reaps until none is left,
+    /// appending the completions to `out` (a recv that raced the cancel carries its bytes,
+    /// a send its count; the others end with `ECANCELED` having moved nothing). Polls are
+    /// not cancelled (they consume nothing); those that complete meanwhile are reaped too.
+    /// Fails if the kernel still holds a buffer after `limit`.
+    pub fn cancel_inflight(
+        &mut self,
+        limit: Duration,
+        out: &mut Vec<Completion>,
+    ) -> io::Result<()> {
+        let keys: Vec<u64> = self.inflight.keys().copied().collect();
+        for k in keys {
+            // User data 0 is no `Op`: the cancel's own completion is skipped by `reap`.
+            let entry = opcode::AsyncCancel::new(k).build().user_data(0);
+            // SAFETY: a cancel references no memory.
+            unsafe { self.push(&entry) }?;
+        }
+        let deadline = Instant::now() + limit;
+        self.enter(0, None)?;
+        self.reap(out);
+        while !self.inflight.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "{} io_uring operations still in flight after cancelling",
+                        self.inflight.len()
+                    ),
+                ));
+            }
+            self.enter(1, Some(left))?;
+            self.reap(out);
+        }
+        Ok(())
+    }
+
     /// One `io_uring_enter`: submits what is queued and, with `want` > 0, waits up to
     /// `timeout` for that many completions. Timeouts, signals and a busy ring are not
     /// errors (the round just reaps what there is).
