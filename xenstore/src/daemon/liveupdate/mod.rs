@@ -219,10 +219,15 @@ impl Target {
         &self.exe
     }
 
+    /// The binary to run: the request's, else the one resolved at start.
+    fn exe_for(&self, req: &control::Request) -> PathBuf {
+        req.binary.clone().unwrap_or_else(|| self.exe.clone())
+    }
+
     /// The command line for the new image: the request's binary and arguments where it
     /// names them, with the hand-over's descriptor appended.
     fn command(&self, req: &control::Request, fd: RawFd) -> (PathBuf, Vec<OsString>) {
-        let exe = req.binary.clone().unwrap_or_else(|| self.exe.clone());
+        let exe = self.exe_for(req);
         let mut args: Vec<OsString> = match &req.args {
             Some(a) => std::iter::once(self.args.first().cloned().unwrap_or_default())
                 .chain(a.iter().map(OsString::from))
@@ -253,7 +258,7 @@ fn check_executable(p: &Path) -> Result<(), LiveUpdateError> {
 /// cannot resume still starts with it.
 pub fn perform(server: &mut Server, target: &Target, state_file: Option<&Path>) -> LiveUpdateError {
     let req = server.daemon_mut().live_update.take();
-    let (exe, _) = target.command(&req, 0);
+    let exe = target.exe_for(&req);
     info!(binary = %exe.display(), requester = ?req.requester.map(|r| r.conn), "live update");
     if let Err(e) = check_executable(&exe) {
         server.live_update_failed(req.requester, &e);
