@@ -19,7 +19,7 @@
 //! have caught that completion), and closes again when a block outlasted the maximum (the
 //! peer is idle or slow; polling only burns CPU). A quiet connection therefore never polls.
 //! A poller must not take CPU time that someone else needs, so it does not poll while
-//! `/proc/loadavg` shows more runnable tasks than CPUs (looked at every 256 waits). (A first
+//! `/proc/loadavg` shows more runnable tasks than CPUs (looked at every 64 waits). (A first
 //! guard that closed the window when a poll lost its CPU fired constantly in the Xen lab,
 //! where QEMU's vCPU threads lose the host's CPUs whatever the guest does.)
 
@@ -32,7 +32,8 @@ use io_uring::IoUring;
 /// rxenstored's `--poll-us` sets the same (0 turns polling off).
 pub const POLL_US_ENV: &str = "RXENSTORED_POLL_US";
 
-/// Environment variable setting the client's maximum window in microseconds (0: off).
+/// Environment variable setting the client's maximum window in microseconds (0: off;
+/// default [`DEFAULT_MAX`]).
 pub const CLIENT_POLL_US_ENV: &str = "RXENSTORE_CLIENT_POLL_US";
 
 /// Default maximum window. Natively a lock-step gap is ~10-20 µs; in the Xen lab's PV
@@ -54,9 +55,6 @@ pub fn max_from_env(var: &str, default: Duration) -> Result<Duration, String> {
 /// raises `IORING_SQ_TASKRUN`. Kernels older than 5.19 refuse the set-up flags
 /// (`EINVAL`) and get a plain ring, on which a message interrupts the poller instead.
 pub(crate) fn open_ring(entries: u32) -> io::Result<(IoUring, bool)> {
-    if std::env::var("RXENSTORE_TASKRUN").is_ok_and(|v| v == "signal") {
-        return Ok((IoUring::new(entries)?, false));
-    }
     match IoUring::builder()
         .setup_coop_taskrun()
         .setup_taskrun_flag()
@@ -154,7 +152,7 @@ impl SpinWindow {
 }
 
 /// How many waits pass between two looks at `/proc/loadavg` (three syscalls a look).
-const LOAD_EVERY: u32 = 256;
+const LOAD_EVERY: u32 = 64;
 
 /// Whether more tasks are runnable than there are CPUs: then a poller takes CPU time from
 /// a task that is waiting for it — on a small dom0 often the very client or daemon it

@@ -22,7 +22,7 @@ use io_uring::types::Fd;
 use io_uring::{IoUring, opcode, squeue};
 
 use crate::spin::{self, SpinWindow};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::wire::{HEADER_LEN, Header, Message, PAYLOAD_MAX};
 
