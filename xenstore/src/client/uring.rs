@@ -75,9 +75,9 @@ impl UringIo {
     pub(crate) fn new(sock: UnixStream, pending: Vec<u8>) -> io::Result<UringIo> {
         let (ring, taskrun_flag) = spin::open_ring(4)?;
         let max =
-            spin::max_from_env(spin::CLIENT_POLL_US_ENV, Duration::ZERO).unwrap_or_else(|e| {
-                tracing::warn!("{e}; not polling for replies");
-                Duration::ZERO
+            spin::max_from_env(spin::CLIENT_POLL_US_ENV, spin::DEFAULT_MAX).unwrap_or_else(|e| {
+                tracing::warn!("{e}; polling for replies up to the default");
+                spin::DEFAULT_MAX
             });
         Ok(UringIo {
             ring,
