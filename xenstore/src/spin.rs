@@ -19,11 +19,15 @@
 //! have caught that completion), and closes again when a block outlasted the maximum (the
 //! peer is idle or slow; polling only burns CPU). A quiet connection therefore never polls.
 //! A poller must not take CPU time that someone else needs, so it does not poll while
-//! `/proc/loadavg` shows more runnable tasks than CPUs (looked at every 64 waits). (A first
+//! `/proc/loadavg` shows more runnable tasks than CPUs (looked at every 16 polls). (A first
 //! guard that closed the window when a poll lost its CPU fired constantly in the Xen lab,
 //! where QEMU's vCPU threads lose the host's CPUs whatever the guest does.)
 
+use std::fs::File;
 use std::io;
+use std::os::unix::fs::FileExt;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use io_uring::IoUring;
@@ -74,8 +78,6 @@ const START: Duration = Duration::from_micros(20);
 pub struct SpinWindow {
     max: Duration,
     cur: Duration,
-    /// Whether the machine had runnable tasks waiting for a CPU, last time we looked.
-    load: Load,
 }
 
 impl SpinWindow {
@@ -84,13 +86,19 @@ impl SpinWindow {
         SpinWindow {
             max,
             cur: Duration::ZERO,
-            load: Load::default(),
         }
     }
 
     /// How long the next poll may last (zero: block at once).
     pub fn current(&self) -> Duration {
         self.cur
+    }
+
+    /// Whether to poll before the next block: the window is open and the machine is not
+    /// crowded (see [`crowded`]). Asked before submitting, so that a waiter that will not
+    /// poll submits and waits in one `io_uring_enter`.
+    pub fn should_poll(&self) -> bool {
+        !self.cur.is_zero() && !crowded()
     }
 
     /// Whether polling is on at all (a non-zero maximum).
@@ -101,12 +109,13 @@ impl SpinWindow {
     /// Polls `ring`'s completion queue for the current window; true when a completion
     /// arrived. `taskrun_flag`: the ring was set up by [`open_ring`] with the flag.
     ///
-    /// No poll while the machine is crowded (see [`Load`]).
+    /// Callers ask [`SpinWindow::should_poll`] first.
     pub(crate) fn poll(&mut self, ring: &mut IoUring, taskrun_flag: bool) -> io::Result<bool> {
-        if self.load.crowded() {
-            return Ok(false);
-        }
-        let deadline = Instant::now() + self.cur;
+        // The clock is read only every CLOCK_EVERY turns, and the window counts from the
+        // first read: in a PV dom0 without a vDSO clock (Xen's clocksource without a
+        // stable TSC) every read is a syscall, and a reply that comes quickly then costs
+        // none.
+        let mut since: Option<Instant> = None;
         let mut n = 0u32;
         loop {
             if !ring.completion().is_empty() {
@@ -127,21 +136,32 @@ impl SpinWindow {
                 continue;
             }
             n = n.wrapping_add(1);
-            // Reading the clock may be a syscall (a PV dom0 without a vDSO clock): not on
-            // every turn.
-            if n % 64 == 0 && Instant::now() >= deadline {
-                return Ok(false);
+            if n % CLOCK_EVERY == 0 {
+                let now = Instant::now();
+                match since {
+                    None => since = Some(now),
+                    Some(t0) if now - t0 >= self.cur => return Ok(false),
+                    Some(_) => {}
+                }
             }
             std::hint::spin_loop();
         }
     }
 
-    /// Accounts a blocking wait that lasted `blocked`.
-    pub fn after_block(&mut self, blocked: Duration) {
+    /// How long a blocking wait should first last to tell whether the window should
+    /// grow: the largest window (`None` when polling is off). The kernel times that wait,
+    /// so no clock is read.
+    pub fn probe(&self) -> Option<Duration> {
+        (!self.max.is_zero()).then_some(self.max)
+    }
+
+    /// Accounts a blocking wait that first waited [`SpinWindow::probe`]: `soon` when a
+    /// completion came within it.
+    pub fn after_block(&mut self, soon: bool) {
         if self.max.is_zero() {
             return;
         }
-        if blocked <= self.max {
+        if soon {
             // It came soon after polling gave up: a longer window would have caught it.
             self.cur = (self.cur * 2).clamp(START, self.max);
         } else {
@@ -151,37 +171,42 @@ impl SpinWindow {
     }
 }
 
-/// How many waits pass between two looks at `/proc/loadavg` (three syscalls a look).
-const LOAD_EVERY: u32 = 64;
+/// Turns of the polling loop between two looks at the clock (natively ~20-50 µs, under
+/// TCG a few hundred).
+const CLOCK_EVERY: u32 = 1024;
+
+/// How many polls (by any thread of the process) pass between two looks at
+/// `/proc/loadavg` (one `pread` a look).
+const LOAD_EVERY: u32 = 16;
+
+/// Polls since the process started, and what the last look at the load said.
+static POLLS: AtomicU32 = AtomicU32::new(0);
+static CROWDED: AtomicBool = AtomicBool::new(false);
 
 /// Whether more tasks are runnable than there are CPUs: then a poller takes CPU time from
 /// a task that is waiting for it — on a small dom0 often the very client or daemon it
 /// waits for — and blocking is cheaper for everyone. This is KVM's rule for halt polling
 /// (poll only while `single_task_running()`), taken to a user-space view of the machine.
-#[derive(Debug, Clone, Default)]
-struct Load {
-    /// Waits until the next look.
-    until: u32,
-    crowded: bool,
-}
-
-impl Load {
-    fn crowded(&mut self) -> bool {
-        if self.until == 0 {
-            self.until = LOAD_EVERY;
-            self.crowded = runnable_over_cpus().unwrap_or(false);
-        }
-        self.until -= 1;
-        self.crowded
+/// Shared by the process's threads (a load generator's clients look once for all).
+fn crowded() -> bool {
+    if POLLS.fetch_add(1, Ordering::Relaxed) % LOAD_EVERY == 0 {
+        CROWDED.store(runnable_over_cpus().unwrap_or(false), Ordering::Relaxed);
     }
+    CROWDED.load(Ordering::Relaxed)
 }
 
 /// Whether the runnable tasks in `/proc/loadavg` (the numerator of its fourth field,
 /// counting the reader) outnumber the CPUs this process may run on.
 fn runnable_over_cpus() -> Option<bool> {
-    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
-    let running = parse_running(&text)?;
-    let cpus = std::thread::available_parallelism().ok()?.get();
+    static FILE: OnceLock<Option<File>> = OnceLock::new();
+    static CPUS: OnceLock<usize> = OnceLock::new();
+    let file = FILE
+        .get_or_init(|| File::open("/proc/loadavg").ok())
+        .as_ref()?;
+    let mut buf = [0u8; 128];
+    let n = file.read_at(&mut buf, 0).ok()?;
+    let running = parse_running(std::str::from_utf8(&buf[..n]).ok()?)?;
+    let cpus = *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     Some(running > cpus)
 }
 
@@ -205,10 +230,10 @@ mod tests {
     fn grows_on_short_blocks_up_to_max() {
         let mut w = SpinWindow::new(MS);
         assert_eq!(w.current(), Duration::ZERO);
-        w.after_block(Duration::from_micros(300));
+        w.after_block(true);
         assert_eq!(w.current(), START);
         for _ in 0..20 {
-            w.after_block(Duration::from_micros(300));
+            w.after_block(true);
         }
         assert_eq!(w.current(), MS);
     }
@@ -217,10 +242,10 @@ mod tests {
     fn closes_when_idle() {
         let mut w = SpinWindow::new(MS);
         for _ in 0..5 {
-            w.after_block(Duration::from_micros(100));
+            w.after_block(true);
         }
         assert!(w.current() > Duration::ZERO);
-        w.after_block(Duration::from_secs(1));
+        w.after_block(false);
         assert_eq!(w.current(), Duration::ZERO);
     }
 
@@ -238,7 +263,7 @@ mod tests {
     #[test]
     fn zero_max_never_polls() {
         let mut w = SpinWindow::new(Duration::ZERO);
-        w.after_block(Duration::from_micros(1));
+        w.after_block(true);
         assert_eq!(w.current(), Duration::ZERO);
         assert!(!w.enabled());
     }
@@ -251,13 +276,9 @@ mod tests {
         };
         let mut w = SpinWindow::new(MS);
         for _ in 0..10 {
-            w.after_block(Duration::from_micros(100));
+            w.after_block(true);
         }
-        // Whatever the machine's load, this test is about the ring.
-        w.load = Load {
-            until: u32::MAX,
-            crowded: false,
-        };
+        // (On a crowded machine the poll returns at once, with the same answer.)
         assert!(!w.poll(&mut ring, flag).unwrap(), "nothing was submitted");
         let nop = io_uring::opcode::Nop::new().build().user_data(7);
         // SAFETY: a NOP references no memory.

@@ -17,12 +17,13 @@
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU32, Ordering};
 
-use io_uring::types::Fd;
+use io_uring::types::{Fd, SubmitArgs, Timespec};
 use io_uring::{IoUring, opcode, squeue};
 
 use crate::spin::{self, SpinWindow};
-use std::time::Instant;
+use std::time::Duration;
 
 use crate::wire::{HEADER_LEN, Header, Message, PAYLOAD_MAX};
 
@@ -37,6 +38,35 @@ const RECV_BUF: usize = 2 * (HEADER_LEN + PAYLOAD_MAX);
 /// Whether the environment allows the io_uring path.
 pub(crate) fn enabled() -> bool {
     std::env::var(CLIENT_IO_ENV).map_or(true, |v| v != "plain")
+}
+
+/// Exchanges in flight in this process.
+static WAITING: AtomicU32 = AtomicU32::new(0);
+
+/// This thread's place among the process's exchanges in flight. Only a lone exchange
+/// polls: where several threads of a process wait for replies at once (a load generator,
+/// a multi-threaded tool), the reply of one is the CPU time another needs, and polling
+/// measurably lowered 8- and 64-client throughput (docs/performance.md).
+struct Waiting {
+    alone: bool,
+}
+
+impl Waiting {
+    fn enter() -> Waiting {
+        Waiting {
+            alone: WAITING.fetch_add(1, Ordering::Relaxed) == 0,
+        }
+    }
+
+    fn alone(&self) -> bool {
+        self.alone && WAITING.load(Ordering::Relaxed) == 1
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The buffers of an exchange: the kernel reads `out` and writes `buf` while it is in
@@ -126,22 +156,33 @@ impl UringIo {
         }
         self.rbuf.inflight = true;
         let (mut sent, mut got) = (None, None);
-        let window = self.spin.current();
-        if !window.is_zero() {
-            self.enter(0)?;
+        let waiting = Waiting::enter();
+        if waiting.alone() && self.spin.should_poll() {
+            self.enter(0, None)?;
             self.reap(&mut sent, &mut got);
             if got.is_none() && self.spin.poll(&mut self.ring, self.taskrun_flag)? {
                 self.reap(&mut sent, &mut got);
             }
         }
+        let mut probed = false;
         while sent.is_none() || got.is_none() {
             let want = usize::from(sent.is_none()) + usize::from(got.is_none());
-            let start = Instant::now();
-            self.enter(want)?;
-            let waited_for_reply = got.is_none();
+            // With polling on, the wait for the reply first lasts the largest window (once):
+            // the kernel's timeout says whether the window should grow or close, and no
+            // clock is read.
+            let probe = self
+                .spin
+                .probe()
+                .filter(|_| got.is_none() && !probed && waiting.alone());
+            probed |= probe.is_some();
+            let timed_out = self.enter(want, probe)?;
             self.reap(&mut sent, &mut got);
-            if waited_for_reply && got.is_some() {
-                self.spin.after_block(start.elapsed());
+            if probe.is_some() {
+                if got.is_some() {
+                    self.spin.after_block(true);
+                } else if timed_out {
+                    self.spin.after_block(false);
+                }
             }
         }
         self.rbuf.inflight = false;
@@ -156,19 +197,25 @@ impl UringIo {
         self.took(got.unwrap_or(-libc::ECANCELED))
     }
 
-    /// One `io_uring_enter` submitting what is queued and waiting for `want` completions;
-    /// an interrupted or busy enter is retried by the caller's loop.
-    fn enter(&mut self, want: usize) -> io::Result<()> {
-        match self.ring.submit_and_wait(want) {
-            Err(e)
-                if !matches!(
-                    e.raw_os_error(),
-                    Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)
-                ) =>
-            {
-                Err(e)
+    /// One `io_uring_enter` submitting what is queued and waiting for `want` completions,
+    /// at most `timeout`; true when the timeout passed. An interrupted or busy enter is
+    /// retried by the caller's loop.
+    fn enter(&mut self, want: usize, timeout: Option<Duration>) -> io::Result<bool> {
+        let r = match timeout {
+            Some(t) => {
+                let ts = Timespec::from(t);
+                let args = SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(want, &args)
             }
-            _ => Ok(()),
+            None => self.ring.submit_and_wait(want),
+        };
+        match r {
+            Ok(_) => Ok(false),
+            Err(e) => match e.raw_os_error() {
+                Some(libc::ETIME) => Ok(true),
+                Some(libc::EINTR | libc::EAGAIN | libc::EBUSY) => Ok(false),
+                _ => Err(e),
+            },
         }
     }
 

@@ -80,6 +80,17 @@ impl Op {
     }
 }
 
+/// How an `io_uring_enter` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// It submitted, and waited as long as asked.
+    Done,
+    /// Its timeout passed first.
+    TimedOut,
+    /// A signal or a full completion queue cut it short.
+    Interrupted,
+}
+
 /// One reaped completion.
 #[derive(Debug)]
 pub struct Completion {
@@ -220,17 +231,8 @@ impl Uring {
             self.reap(out);
             return Ok(());
         };
-        let window = self.spin.current();
-        if window.is_zero() {
-            let start = Instant::now();
-            self.enter(1, Some(t))?;
-            let from = out.len();
-            self.reap(out);
-            // A round that only reaped its own sends did not wait for anybody.
-            if self.spin.enabled() && out[from..].iter().any(|c| !c.op.is_send()) {
-                self.spin.after_block(start.elapsed());
-            }
-            return Ok(());
+        if !self.spin.should_poll() {
+            return self.block(t, out);
         }
         self.enter(0, None)?;
         let from = out.len();
@@ -247,10 +249,29 @@ impl Uring {
             // behind them before anything blocks.
             return Ok(());
         }
-        let start = Instant::now();
-        self.enter(1, Some(t))?;
-        self.spin.after_block(start.elapsed());
+        self.block(t, out)
+    }
+
+    /// Submits what is queued and waits up to `t` for a completion. With polling on, the
+    /// wait first lasts the largest window, which tells the window whether to grow (a
+    /// completion came within it) or close (it timed out: the clients are quiet); only a
+    /// wait that outlasts it takes a second `io_uring_enter`.
+    fn block(&mut self, t: Duration, out: &mut Vec<Completion>) -> io::Result<()> {
+        let probe = self.spin.probe().filter(|&p| p < t);
+        let from = out.len();
+        let ended = self.enter(1, Some(probe.unwrap_or(t)))?;
         self.reap(out);
+        let waited = out[from..].iter().any(|c| !c.op.is_send());
+        // A round that only reaped its own sends did not wait for anybody.
+        if waited {
+            self.spin.after_block(true);
+        } else if ended == Ended::TimedOut && out.len() == from {
+            self.spin.after_block(false);
+            if let Some(p) = probe {
+                self.enter(1, Some(t - p))?;
+                self.reap(out);
+            }
+        }
         Ok(())
     }
 
@@ -294,7 +315,7 @@ impl Uring {
     /// One `io_uring_enter`: submits what is queued and, with `want` > 0, waits up to
     /// `timeout` for that many completions. Timeouts, signals and a busy ring are not
     /// errors (the round just reaps what there is).
-    fn enter(&mut self, want: usize, timeout: Option<Duration>) -> io::Result<()> {
+    fn enter(&mut self, want: usize, timeout: Option<Duration>) -> io::Result<Ended> {
         let r = match timeout {
             Some(t) if want > 0 => {
                 let ts = Timespec::from(t);
@@ -304,9 +325,10 @@ impl Uring {
             _ => self.ring.submit(),
         };
         match r {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(Ended::Done),
             Err(e) => match e.raw_os_error() {
-                Some(libc::ETIME | libc::EINTR | libc::EBUSY | libc::EAGAIN) => Ok(()),
+                Some(libc::ETIME) => Ok(Ended::TimedOut),
+                Some(libc::EINTR | libc::EBUSY | libc::EAGAIN) => Ok(Ended::Interrupted),
                 _ => Err(e),
             },
         }
