@@ -144,6 +144,11 @@ impl ConflictLimiter {
         )
     }
 
+    /// Whether any domain is paused now (if not, [`ConflictLimiter::wait`] is `None` for all).
+    pub fn any_paused(&self) -> bool {
+        !self.paused.is_empty()
+    }
+
     /// Forgets a domain (released).
     pub fn forget(&mut self, domid: u32) {
         self.credits.remove(&domid);

@@ -185,13 +185,16 @@ impl Daemon {
 
     /// How long connection `id` must wait before its next request is handled: its
     /// domain caused too many transaction conflicts lately ([`ConflictLimiter`]).
-    pub fn conflict_wait(&mut self, id: ConnId, now: Instant) -> Option<Duration> {
+    ///
+    /// `now` is called only when some domain is paused: reading the clock is a syscall in
+    /// a PV dom0 without a vDSO clock, and this is asked before every request.
+    pub fn conflict_wait(&mut self, id: ConnId, now: impl FnOnce() -> Instant) -> Option<Duration> {
         let c = self.conns.get(&id)?;
-        if c.privileged {
+        if c.privileged || !self.conflicts.any_paused() {
             return None;
         }
         let domid = c.domid;
-        self.conflicts.wait(domid, now)
+        self.conflicts.wait(domid, now())
     }
 
     /// Connections acting as `domid` (unprivileged), e.g. to drop on RELEASE.

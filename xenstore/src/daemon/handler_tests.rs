@@ -532,7 +532,7 @@ fn the_domain_whose_writes_fail_others_commits_is_blamed_and_paused() {
     req(&mut d, 0, MsgType::Write, 0, b"/x\0v");
     req(&mut d, 0, MsgType::SetPerms, 0, b"/x\0b0\0");
     for round in 0..5 {
-        assert_eq!(d.conflict_wait(5, Instant::now()), None, "round {round}");
+        assert_eq!(d.conflict_wait(5, Instant::now), None, "round {round}");
         let t = txn(&mut d, 6);
         req(&mut d, 6, MsgType::Read, t, b"/x\0");
         req(&mut d, 6, MsgType::Write, t, b"/x\0mine");
@@ -544,15 +544,15 @@ fn the_domain_whose_writes_fail_others_commits_is_blamed_and_paused() {
     }
     assert_eq!(d.conflicts.blamed, 5);
     assert!(
-        d.conflict_wait(5, Instant::now()).is_some(),
+        d.conflict_wait(5, Instant::now).is_some(),
         "the writer waits"
     );
     assert_eq!(
-        d.conflict_wait(6, Instant::now()),
+        d.conflict_wait(6, Instant::now),
         None,
         "the victim does not"
     );
-    assert_eq!(d.conflict_wait(0, Instant::now()), None, "dom0 never does");
+    assert_eq!(d.conflict_wait(0, Instant::now), None, "dom0 never does");
     // dom0's own writes failing a guest's transaction blame nobody.
     let t = txn(&mut d, 6);
     req(&mut d, 6, MsgType::Read, t, b"/x\0");

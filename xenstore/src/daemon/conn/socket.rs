@@ -619,7 +619,7 @@ impl Server {
             if c.input.len() >= HEADER_LEN {
                 // A domain whose writes keep failing others' transactions waits (its
                 // requests stay queued); poll wakes up when it may go on.
-                let wait = self.daemon.conflict_wait(id, Instant::now());
+                let wait = self.daemon.conflict_wait(id, Instant::now);
                 if let Some((c, _)) = self.clients.get_mut(&id) {
                     c.conflict_paused = wait.is_some();
                 }
