@@ -17,7 +17,7 @@
 # xen-lab needs: rxenstored rxenstore-bench
 . /lab/lib.sh
 lab_need_toolstack
-reps=3 secs=2
+reps=5 secs=2
 rx=/run/rxenstored-bench/socket
 rxn=/run/rxenstored-bench/nopoll.socket
 RUST_LOG=info rxenstored --no-xen --no-state --socket "$rx" > /tmp/rxenstored-bench.log 2>&1 &
