@@ -174,6 +174,38 @@ lab_boot_guest() {
     esac
 }
 
+# lab_wait_xenbus DOMID: waits up to 60 s until the guest's kernel has its xenbus up — libxl creates
+# control/feature-poweroff empty and Linux writes 1 there once xenbus works — and prints the value.
+lab_wait_xenbus() {
+    feat=""
+    lab_secs; end=$((LAB_S + 60))
+    while [ "$LAB_S" -lt "$end" ]; do
+        feat=$(xenstore-read "/local/domain/$1/control/feature-poweroff" 2>/dev/null)
+        [ "$feat" != 1 ] || break
+        sleep 0.5
+        lab_secs
+    done
+    echo "$feat"
+}
+
+# lab_rxenstored_guest WHEN: on a dom0 whose toolstack runs on rxenstored, boots the held PV guest
+# lab-pv and checks that its xenbus is up (WHEN names the moment in the check); sets $domid. Ends
+# the scenario, with rxenstored's log, if the toolstack or the guest did not come up.
+lab_rxenstored_guest() {
+    state=$(cat /run/lab/toolstack)
+    if [ "$state" != up ]; then
+        echo "----- rxenstored log (last 40 lines) -----"; tail -40 /tmp/xenstored.log
+        lab_fail "dom0 toolstack on rxenstored: $state"
+    fi
+    if ! lab_boot_guest /lab/guests/pv.cfg lab-pv PV 'cmdline="console=hvc0 rdinit=/init xenlab.hold"'; then
+        echo "----- rxenstored log (last 60 lines) -----"; tail -60 /tmp/xenstored.log
+        lab_done
+    fi
+    domid=$(lab_domid lab-pv)
+    [ -n "$domid" ] || lab_fail "no domain id for lab-pv"
+    lab_eq "lab-pv xenbus up $1: control/feature-poweroff" "$(lab_wait_xenbus "$domid")" 1
+}
+
 # lab_guest_xenbus_and_shutdown NAME: checks that running guest NAME's kernel talks xenstore over its
 # ring (Linux writes control/feature-poweroff once its xenbus is up), that `xl list` shows it, and
 # that `xl shutdown -w` (a request the guest reads over xenbus) ends it.
@@ -181,16 +213,7 @@ lab_guest_xenbus_and_shutdown() {
     domid=$(lab_domid "$1")
     [ -n "$domid" ] || { lab_bad "no domain id for $1"; return 1; }
     if xl list "$1"; then lab_ok "xl list shows $1 (domid $domid)"; else lab_bad "xl list $1 failed"; fi
-    # libxl creates the node empty; the guest's kernel writes 1 once its xenbus works
-    feat=""
-    lab_secs; end=$((LAB_S + 60))
-    while [ "$LAB_S" -lt "$end" ]; do
-        feat=$(xenstore-read "/local/domain/$domid/control/feature-poweroff" 2>/dev/null)
-        [ "$feat" != 1 ] || break
-        sleep 0.5
-        lab_secs
-    done
-    lab_eq "$1 xenbus: control/feature-poweroff" "$feat" 1
+    lab_eq "$1 xenbus: control/feature-poweroff" "$(lab_wait_xenbus "$domid")" 1
     lab_now_ns; s0=$LAB_NS
     if timeout 60 xl shutdown -w "$1"; then
         lab_now_ns

@@ -9,24 +9,7 @@
 # xen-lab timeout: 300
 # xen-lab needs: rxenstored
 . /lab/lib.sh
-state=$(cat /run/lab/toolstack)
-if [ "$state" != up ]; then
-    echo "----- rxenstored log (last 40 lines) -----"; tail -40 /tmp/xenstored.log
-    lab_fail "dom0 toolstack on rxenstored: $state"
-fi
-if ! lab_boot_guest /lab/guests/pv.cfg lab-pv PV 'cmdline="console=hvc0 rdinit=/init xenlab.hold"'; then
-    echo "----- rxenstored log (last 60 lines) -----"; tail -60 /tmp/xenstored.log
-    lab_done
-fi
-domid=$(lab_domid lab-pv)
-[ -n "$domid" ] || lab_fail "no domain id for lab-pv"
-feat="" ; lab_secs; end=$((LAB_S + 60))
-while [ "$LAB_S" -lt "$end" ]; do
-    feat=$(xenstore-read "/local/domain/$domid/control/feature-poweroff" 2>/dev/null)
-    [ "$feat" != 1 ] || break
-    sleep 0.5; lab_secs
-done
-lab_eq "lab-pv xenbus up before the update: control/feature-poweroff" "$feat" 1
+lab_rxenstored_guest "before the update"
 grep -m1 'io_loop=' /tmp/xenstored.log
 pid=$(cat /run/xenstored.pid)
 cpid=$(cat /run/xenconsoled.pid)
