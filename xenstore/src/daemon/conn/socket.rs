@@ -197,7 +197,7 @@ impl Server {
     }
 
     /// Sets the io_uring loop's largest polling window before it blocks
-    /// ([`super::spin`]; `Duration::ZERO` turns polling off). The epoll loop never polls:
+    /// ([`crate::spin`]; `Duration::ZERO` turns polling off). The epoll loop never polls:
     /// each look would be a syscall.
     pub fn set_poll_window(&mut self, max: Duration) {
         if let Engine::Uring(u) = &mut self.engine {

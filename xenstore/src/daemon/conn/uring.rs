@@ -218,7 +218,7 @@ impl Uring {
     /// early, like `EINTR` from `epoll_wait`.
     ///
     /// With the polling window closed this is one `io_uring_enter` (two when an idle wait
-    /// outlasts the window's probe, see [`Uring::block`]). With it open, the
+    /// outlasts the window's probe). With it open, the
     /// queue is submitted without waiting; if that brings only the round's own send
     /// completions (or nothing), the completion queue is polled for the window; a miss
     /// with nothing reaped then blocks as before.
