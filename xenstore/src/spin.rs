@@ -95,8 +95,8 @@ impl SpinWindow {
     }
 
     /// Whether to poll before the next block: the window is open and the machine is not
-    /// crowded (more runnable tasks than CPUs). Asked before submitting, so that a waiter that will not
-    /// poll submits and waits in one `io_uring_enter`.
+    /// crowded (more runnable tasks than CPUs). Asked before submitting, so that a waiter
+    /// that will not poll submits and waits in one `io_uring_enter`.
     pub fn should_poll(&self) -> bool {
         !self.cur.is_zero() && !crowded()
     }
