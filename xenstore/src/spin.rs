@@ -44,10 +44,15 @@ pub const CLIENT_POLL_US_ENV: &str = "RXENSTORE_CLIENT_POLL_US";
 /// dom0 under TCG it is ~0.3-0.5 ms (docs/performance.md, xenstore).
 pub const DEFAULT_MAX: Duration = Duration::from_micros(1000);
 
-/// The largest window `$var` asks for (unset or empty: `default`).
+/// The largest window `$var` asks for (unset or empty: `default`); an error names the
+/// variable, its value and what it takes.
 pub fn max_from_env(var: &str, default: Duration) -> Result<Duration, String> {
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => v
+    parse_max(var, std::env::var(var).ok().as_deref(), default)
+}
+
+fn parse_max(var: &str, value: Option<&str>, default: Duration) -> Result<Duration, String> {
+    match value {
+        Some(v) if !v.is_empty() => v
             .parse::<u64>()
             .map(Duration::from_micros)
             .map_err(|_| format!("{var}={v:?}: expected microseconds, e.g. 1000 (0: never poll)")),
@@ -247,6 +252,23 @@ mod tests {
         assert!(w.current() > Duration::ZERO);
         w.after_block(false);
         assert_eq!(w.current(), Duration::ZERO);
+    }
+
+    #[test]
+    fn window_maximum_from_the_environment() {
+        let d = DEFAULT_MAX;
+        assert_eq!(parse_max("V", None, d), Ok(d));
+        assert_eq!(parse_max("V", Some(""), d), Ok(d));
+        assert_eq!(
+            parse_max("V", Some("250"), d),
+            Ok(Duration::from_micros(250))
+        );
+        assert_eq!(parse_max("V", Some("0"), d), Ok(Duration::ZERO));
+        let e = parse_max("RXENSTORED_POLL_US", Some("1ms"), d).unwrap_err();
+        assert!(
+            e.contains("RXENSTORED_POLL_US=\"1ms\"") && e.contains("microseconds"),
+            "{e}"
+        );
     }
 
     #[test]

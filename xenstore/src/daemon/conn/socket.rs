@@ -66,6 +66,10 @@ pub enum SocketError {
     /// epoll failed.
     #[error("poll: {0}")]
     Poll(nix::Error),
+    /// An environment variable has a value the server cannot use (the message names it,
+    /// its value and what it takes).
+    #[error("{0}")]
+    Env(String),
     /// io_uring failed (or, with `--io-loop io-uring`, is unavailable).
     #[error("io_uring: {0}; run with --io-loop epoll (or {env}=epoll)", env = super::engine::IO_LOOP_ENV)]
     Uring(std::io::Error),
@@ -141,8 +145,7 @@ impl Server {
     /// Binds every socket in `specs` (replacing stale socket files), with the event loop
     /// `$RXENSTORED_IO_LOOP` chooses ([`IoLoop::from_env`]; io_uring where available).
     pub fn new(daemon: Daemon, specs: &[ListenSpec]) -> Result<Server, SocketError> {
-        let choice =
-            IoLoop::from_env().map_err(|e| SocketError::Uring(std::io::Error::other(e)))?;
+        let choice = IoLoop::from_env().map_err(SocketError::Env)?;
         Server::with_loop(daemon, specs, choice)
     }
 
@@ -155,9 +158,8 @@ impl Server {
         let mut engine = Engine::open(choice)?;
         if let Engine::Uring(u) = &mut engine {
             u.set_spin_max(
-                spin::max_from_env(spin::POLL_US_ENV, spin::DEFAULT_MAX).map_err(|e| {
-                    SocketError::Uring(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
-                })?,
+                spin::max_from_env(spin::POLL_US_ENV, spin::DEFAULT_MAX)
+                    .map_err(SocketError::Env)?,
             );
         }
         let mut listeners = Vec::new();
