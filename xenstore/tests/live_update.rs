@@ -191,10 +191,18 @@ fn clients_survive(io_loop: &str) {
     assert!(d.stop(), "the new image shuts down cleanly");
 }
 
+/// Whether this kernel offers the io_uring loop; says so, visibly, when it does not.
+fn io_uring_available() -> bool {
+    let ok = rxl_xenstore::daemon::conn::uring::Uring::open().is_ok();
+    if !ok {
+        eprintln!("SKIPPED: io_uring unavailable on this kernel");
+    }
+    ok
+}
+
 #[test]
 fn socket_clients_survive_sighup_under_io_uring() {
-    if rxl_xenstore::daemon::conn::uring::Uring::open().is_err() {
-        eprintln!("SKIPPED: io_uring unavailable on this kernel");
+    if !io_uring_available() {
         return;
     }
     clients_survive("io-uring");
@@ -417,8 +425,7 @@ fn updates_under_load(io_loop: &str) {
 
 #[test]
 fn no_request_is_lost_across_repeated_updates_under_io_uring() {
-    if rxl_xenstore::daemon::conn::uring::Uring::open().is_err() {
-        eprintln!("SKIPPED: io_uring unavailable on this kernel");
+    if !io_uring_available() {
         return;
     }
     updates_under_load("io-uring");
